@@ -1,0 +1,270 @@
+"""Image files in and out: loading any common format, resizing, tensors, VGG preprocessing.
+
+Images travel through the library in one of three forms:
+
+* a Pillow ``Image`` (files, display),
+* a float32 tensor of shape ``(1, H, W, 3)`` with RGB values in ``[0, 1]`` (what we optimise),
+* the VGG "caffe" input: BGR, 0..255, ImageNet mean subtracted (what the network sees).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nst_helpers.errors import NSTError
+
+# ImageNet channel means in BGR order, as in Keras' `vgg16/vgg19.preprocess_input` (caffe mode).
+VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Image:
+    """Opens an image file as an RGB Pillow image, upright, optionally resized.
+
+    Applies the EXIF orientation, reads only the first frame of animations, composites
+    transparency onto white, and scales 16-bit images down to 8 bits (instead of clipping them).
+
+    Args:
+        path: An image file Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF...).
+        max_dim: If given, the long side is resized to this many pixels (see `resize_image`).
+
+    Returns:
+        An RGB image.
+
+    Raises:
+        NSTError: The file is missing, is a directory, is not an image, is truncated, or is larger
+            than Pillow's decompression-bomb limit.
+
+    Example:
+        >>> img = load_image("images/content/chelsea.jpg", max_dim=256)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NSTError(f"image file not found: '{path}'. Check the path and spelling.")
+    if path.is_dir():
+        raise NSTError(f"'{path}' is a folder, not an image file. Give the path of an image file.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between its pixel limit and twice that; we refuse at twice, like Pillow.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.seek(0)  # first frame of a GIF / multi-page TIFF
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                rgb = to_rgb(img)
+    except Image.DecompressionBombError as err:
+        raise NSTError(
+            f"'{path}' is too large to open safely ({err}). Downscale it with an image editor, or "
+            "if you trust the file raise PIL.Image.MAX_IMAGE_PIXELS before loading it."
+        ) from None
+    except UnidentifiedImageError:
+        raise NSTError(
+            f"'{path}' is not an image Pillow can read. Use JPEG, PNG, WebP, BMP, GIF or TIFF file."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise NSTError(
+            f"'{path}' could not be decoded ({err}): the file is truncated or corrupt. "
+            "Re-download or re-export it."
+        ) from None
+    if max_dim is not None:
+        rgb = resize_image(rgb, max_dim)
+    return rgb
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Converts a Pillow image of any mode to 8-bit RGB without clipping or black backgrounds.
+
+    Args:
+        img: An image in any Pillow mode (L, LA, P, RGBA, CMYK, I;16, I, F, ...).
+
+    Returns:
+        An RGB image. Transparent areas become white; 16-bit and float images are scaled into
+        0..255 rather than clipped.
+    """
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode == "F":
+        return Image.fromarray(_high_depth_to_uint8(np.asarray(img)), mode="L").convert("RGB")
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
+    if img.mode in _ALPHA_MODES:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _high_depth_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Scales a 16-bit integer or float greyscale array into uint8.
+
+    Integer images are taken as 16-bit (0..65535) unless every value fits in 8 bits; float
+    images as 0..1 unless they exceed 1.
+    """
+    peak = float(values.max(initial=0))
+    if np.issubdtype(values.dtype, np.floating) and peak <= 1.0:
+        top = 1.0
+    else:
+        top = 255.0 if peak <= 255 else 65535.0
+    values = values.astype(np.float64)
+    return np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
+
+
+def resize_image(img: Image.Image, max_dim: int) -> Image.Image:
+    """Resizes so the long side is `max_dim` pixels, keeping the aspect ratio, with antialiasing.
+
+    Small images are enlarged too, so `max_dim` always sets the working resolution.
+
+    Args:
+        img: The image.
+        max_dim: Target length of the long side, in pixels (a positive integer).
+
+    Returns:
+        The resized image (the same object if it already has that size).
+
+    Raises:
+        NSTError: `max_dim` is not a positive integer.
+    """
+    check_size(max_dim, "max_dim")
+    scale = max_dim / max(img.size)
+    size = tuple(max(1, round(side * scale)) for side in img.size)
+    if size == img.size:
+        return img
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def check_size(value: object, name: str = "max_dim") -> int:
+    """Returns `value` if it is a positive integer, else raises an NSTError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise NSTError(f"{name} must be a positive whole number of pixels, got {value!r}.")
+    return int(value)
+
+
+def image_to_tensor(img: Image.Image):
+    """Converts an RGB Pillow image to a float32 tensor of shape (1, H, W, 3) in [0, 1]."""
+    import tensorflow as tf
+
+    array = np.asarray(to_rgb(img), dtype=np.float32) / 255.0  # (H, W, 3)
+    return tf.convert_to_tensor(array[np.newaxis])  # (H, W, 3) -> (1, H, W, 3)
+
+
+def tensor_to_image(tensor) -> Image.Image:
+    """Converts a (1, H, W, 3) or (H, W, 3) tensor or array in [0, 1] to an RGB Pillow image.
+
+    Values outside [0, 1] are clipped.
+    """
+    array = np.asarray(tensor, dtype=np.float32)
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise NSTError(f"expected one image, got a batch of {array.shape[0]}; index it first.")
+        array = array[0]  # (1, H, W, 3) -> (H, W, 3)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise NSTError(f"expected an RGB image of shape (H, W, 3), got shape {array.shape}.")
+    return Image.fromarray(np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8), mode="RGB")
+
+
+def vgg_preprocess(image):
+    """Maps RGB images in [0, 1] to VGG's caffe input: BGR, 0..255, ImageNet mean subtracted.
+
+    The same transform as `keras.applications.vgg16.preprocess_input(255 * image)`, written in
+    TensorFlow ops so it is differentiable and never modifies the caller's array (Keras'
+    version overwrites numpy inputs in place).
+
+    Args:
+        image: Tensor or array of shape (..., 3), RGB in [0, 1].
+
+    Returns:
+        A float32 tensor of the same shape.
+    """
+    import tensorflow as tf
+
+    image = tf.convert_to_tensor(image, dtype=tf.float32)
+    bgr = image[..., ::-1] * 255.0  # RGB -> BGR, [0, 1] -> [0, 255]
+    return bgr - tf.constant(VGG_MEAN_BGR, dtype=tf.float32)
+
+
+def vgg_deprocess(features):
+    """Inverts `vgg_preprocess`: caffe-mode BGR input back to RGB in [0, 1] (not clipped)."""
+    import tensorflow as tf
+
+    bgr = tf.convert_to_tensor(features, dtype=tf.float32) + tf.constant(VGG_MEAN_BGR)
+    return bgr[..., ::-1] / 255.0
+
+
+def save_image(img, path: str | os.PathLike, pnginfo: dict[str, str] | None = None) -> Path:
+    """Saves an image atomically, creating missing parent folders.
+
+    The image is written to a temporary file beside `path` and then renamed over it, so a crash
+    or Ctrl-C never leaves a half-written file.
+
+    Args:
+        img: A Pillow image, or a tensor/array accepted by `tensor_to_image`.
+        path: Output file; the suffix picks the format (.png, .jpg, .jpeg, .webp).
+        pnginfo: Text fields to embed in a PNG (ignored for other formats).
+
+    Returns:
+        The path written.
+
+    Raises:
+        NSTError: Unknown suffix, or the folder cannot be created or written.
+    """
+    path = Path(path)
+    fmt = output_format(path)
+    if not isinstance(img, Image.Image):
+        img = tensor_to_image(img)
+    ensure_writable_dir(path.parent)
+    options: dict = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG" and pnginfo:
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        for key, value in pnginfo.items():
+            info.add_itxt(key, value)
+        options["pnginfo"] = info
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            img.save(handle, format=fmt, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """Returns the Pillow format name for an output path's suffix, or raises an NSTError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SAVE_FORMATS:
+        raise NSTError(
+            f"can't tell the output format from '{path}': use a file name ending in "
+            f"{', '.join(SAVE_FORMATS)}."
+        )
+    return SAVE_FORMATS[suffix]
+
+
+def ensure_writable_dir(folder: str | os.PathLike) -> Path:
+    """Creates `folder` if needed and checks that files can be written in it.
+
+    Raises:
+        NSTError: The folder cannot be created, is a file, or is not writable.
+    """
+    folder = Path(folder) if str(folder) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        raise NSTError(f"can't write into '{folder}': part of that path is a file.") from None
+    except OSError as err:
+        raise NSTError(
+            f"can't write into '{folder}' ({err.strerror}). Choose a folder you can write to."
+        ) from None
+    return folder

@@ -1,0 +1,127 @@
+"""The losses of neural style transfer: content, Gram-matrix style, total variation, and their sum.
+
+Where we depart from Gatys et al. (2016), and why: the paper's losses are raw sums of squares,
+so their size depends on the network's activation magnitudes (which differ by orders of magnitude
+between VGG16, VGG19 and different weight files) and on the image size. The anchors (the
+TensorFlow tutorial, the Keras example, jcjohnson/neural-style) compensate with weights like
+`style_weight=1e-2, content_weight=1e4` that must be retuned for every network and size. Here:
+
+* the Gram matrix is averaged over positions (divided by H*W), so it does not grow with the image;
+* content and style losses are *relative* squared errors, divided by the squared norm of their
+  target, so multiplying a layer's features by any constant leaves the loss unchanged;
+* total variation is averaged over pixels, so it does not grow with the image.
+
+All three are then dimensionless numbers of order 1, and the same `content_weight`,
+`style_weight` and `tv_weight` mean the same thing for any network, weights or image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+# Guards the relative losses against an all-zero target (a blank image can switch a layer off).
+_TINY = 1e-30  # far below any real squared norm, so scale invariance holds
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """Channel correlations of a feature map, averaged over positions.
+
+    G[c, d] = sum over positions (i, j) of F[i, j, c] * F[i, j, d], divided by H*W.
+    Computed in float32 even for float16/bfloat16 features, which would overflow.
+
+    Args:
+        features: Tensor of shape (B, H, W, C).
+
+    Returns:
+        Tensor of shape (B, C, C).
+
+    Example:
+        >>> gram_matrix(tf.ones((1, 2, 2, 3))).shape
+        TensorShape([1, 3, 3])
+    """
+    features = tf.cast(features, tf.float32)
+    positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
+    # (B, H, W, C) x (B, H, W, C) -> (B, C, C), summing over H and W.
+    return tf.einsum("bijc,bijd->bcd", features, features) / positions
+
+
+def relative_squared_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Returns ||value - target||^2 / ||target||^2, summed over all elements (a scalar)."""
+    value = tf.cast(value, tf.float32)
+    target = tf.cast(target, tf.float32)
+    return tf.reduce_sum(tf.square(value - target)) / tf.maximum(
+        tf.reduce_sum(tf.square(target)), _TINY
+    )
+
+
+def content_loss(features: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """Relative squared error between content features, averaged over the content layers.
+
+    Args:
+        features: {layer: (B, H, W, C) features of the image being optimised}.
+        targets: {layer: features of the content image}, same keys and shapes.
+
+    Returns:
+        A scalar: 0 when the features equal the targets; 1 when the features are all zero.
+    """
+    errors = [relative_squared_error(features[name], targets[name]) for name in targets]
+    return tf.add_n(errors) / len(errors)
+
+
+def style_loss(
+    features: Mapping[str, tf.Tensor],
+    target_grams: Mapping[str, tf.Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+) -> tf.Tensor:
+    """Relative squared error between Gram matrices, as a weighted mean over the style layers.
+
+    Args:
+        features: {layer: (B, H, W, C) features of the image being optimised}.
+        target_grams: {layer: (B or 1, C, C) Gram matrices of the style image}.
+        layer_weights: {layer: weight}; default equal weights. Weights are normalised to sum
+            to 1, so only their ratios matter.
+
+    Returns:
+        A scalar: 0 when every Gram matrix equals its target.
+    """
+    weights = layer_weights or {name: 1.0 for name in target_grams}
+    total_weight = sum(weights[name] for name in target_grams)
+    errors = [
+        weights[name] * relative_squared_error(gram_matrix(features[name]), target_grams[name])
+        for name in target_grams
+    ]
+    return tf.add_n(errors) / total_weight
+
+
+def tv_loss(image: tf.Tensor) -> tf.Tensor:
+    """Total variation: the mean absolute difference between neighbouring pixels.
+
+    Equals `tf.image.total_variation(image)` divided by the number of values, H*W*C, so it does
+    not grow with the image size (summed over the batch).
+
+    Args:
+        image: Tensor of shape (B, H, W, C).
+
+    Returns:
+        A scalar.
+    """
+    image = tf.cast(image, tf.float32)
+    shape = tf.shape(image)
+    values = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
+    down = tf.reduce_sum(tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :]))  # vertical neighbours
+    right = tf.reduce_sum(tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :]))  # horizontal neighbours
+    return (down + right) / values
+
+
+def total_loss(
+    content: tf.Tensor,
+    style: tf.Tensor,
+    tv: tf.Tensor,
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float,
+) -> tf.Tensor:
+    """The weighted sum alpha * content + beta * style + tv_weight * tv that we minimise."""
+    return content_weight * content + style_weight * style + tv_weight * tv

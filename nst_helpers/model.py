@@ -1,0 +1,232 @@
+"""The frozen VGG feature extractor: a Keras functional model from image to named layer outputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst_helpers.errors import NSTError
+from nst_helpers.images import vgg_preprocess
+
+ARCHITECTURES = ("vgg16", "vgg19")
+
+# Gatys et al. (2016) use conv4_2 for content and conv1_1..conv5_1 for style. Keras' `blockX_convY`
+# outputs already include the ReLU, so they are the paper's reluX_Y. (The TensorFlow tutorial
+# uses block5_conv2 for content; block4_conv2 keeps more of the photo's structure.)
+DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS = (
+    "block1_conv1",
+    "block2_conv1",
+    "block3_conv1",
+    "block4_conv1",
+    "block5_conv1",
+)
+
+# Convolutions per block: VGG16 has 2-2-3-3-3, VGG19 has 2-2-4-4-4.
+_CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+
+
+def layer_names(arch: str) -> list[str]:
+    """Lists the convolution and pooling layer names of a VGG network, input to output.
+
+    Args:
+        arch: "vgg16" or "vgg19".
+
+    Returns:
+        Names such as "block1_conv1", ..., "block5_pool".
+
+    Raises:
+        NSTError: Unknown architecture.
+
+    Example:
+        >>> layer_names("vgg16")[:3]
+        ['block1_conv1', 'block1_conv2', 'block1_pool']
+    """
+    arch = check_arch(arch)
+    names = []
+    for block, convs in enumerate(_CONVS_PER_BLOCK[arch], start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)]
+        names.append(f"block{block}_pool")
+    return names
+
+
+def check_arch(arch: str) -> str:
+    """Returns the normalised architecture name, or raises an NSTError listing the valid ones."""
+    name = str(arch).lower()
+    if name not in ARCHITECTURES:
+        raise NSTError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}.")
+    return name
+
+
+def check_layers(arch: str, layers: Sequence[str], role: str = "style") -> tuple[str, ...]:
+    """Checks that each layer exists in the network.
+
+    Args:
+        arch: "vgg16" or "vgg19".
+        layers: Layer names such as "block4_conv2".
+        role: "content" or "style", used in the error message.
+
+    Returns:
+        The layer names as a tuple.
+
+    Raises:
+        NSTError: A name is unknown (the message lists the valid names), or `layers` is empty.
+    """
+    if isinstance(layers, str):
+        layers = (layers,)
+    layers = tuple(layers)
+    valid = layer_names(arch)
+    if not layers:
+        raise NSTError(f"no {role} layers given: choose at least one of {', '.join(valid)}.")
+    for name in layers:
+        if name not in valid:
+            raise NSTError(
+                f"unknown {role} layer {name!r} for {arch.upper()}: choose from {', '.join(valid)}."
+            )
+    return layers
+
+
+def pools_before(arch: str, layer: str) -> int:
+    """Counts the 2x2 pooling layers between the input and `layer` (inclusive)."""
+    names = layer_names(arch)
+    return sum(1 for name in names[: names.index(layer) + 1] if name.endswith("_pool"))
+
+
+def min_input_size(arch: str, layers: Sequence[str]) -> int:
+    """Returns the smallest image side (pixels) that still gives every layer a 1x1 feature map.
+
+    Each pooling layer halves the size (rounding down), so a layer after k poolings needs 2**k.
+    """
+    return 2 ** max(pools_before(arch, layer) for layer in layers)
+
+
+@dataclass
+class FeatureExtractor:
+    """A frozen VGG network that maps RGB images in [0, 1] to content and style features.
+
+    Build it with `build_extractor`. Calling it returns two dicts, `{layer: features}` for the
+    content and the style layers, each feature tensor of shape (batch, h, w, channels).
+
+    Attributes:
+        model: The Keras functional model, from caffe-preprocessed input to a dict of outputs.
+        arch: "vgg16" or "vgg19".
+        weights: What the weights came from: "imagenet", a file path, or None (random).
+        content_layers: Names of the content layers.
+        style_layers: Names of the style layers.
+    """
+
+    model: object
+    arch: str
+    weights: str | None
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+
+    def __call__(self, image) -> tuple[dict, dict]:
+        """Returns (content_features, style_features) for images of shape (B, H, W, 3) in [0, 1]."""
+        outputs = self.model(vgg_preprocess(image))
+        content = {name: outputs[name] for name in self.content_layers}
+        style = {name: outputs[name] for name in self.style_layers}
+        return content, style
+
+    @property
+    def min_size(self) -> int:
+        """The smallest image side, in pixels, that reaches every chosen layer."""
+        return min_input_size(self.arch, self.content_layers + self.style_layers)
+
+    def check_image_size(self, height: int, width: int, what: str = "image") -> None:
+        """Raises an NSTError naming a size that works if an image is too small for the network."""
+        need = self.min_size
+        if min(height, width) >= need:
+            return
+        deepest = max(self.content_layers + self.style_layers, key=layer_names(self.arch).index)
+        long_needed = -(-need * max(height, width) // min(height, width))  # ceil division
+        raise NSTError(
+            f"the {what} is {width}x{height} px, too small for {self.arch.upper()}: reaching layer "
+            f"{deepest} halves the image {pools_before(self.arch, deepest)} times, so each side "
+            f"needs at least {need} px. Use a max_dim (--max-dim) of at least {long_needed} for "
+            "this aspect ratio, or use shallower layers."
+        )
+
+
+def build_extractor(
+    arch: str = "vgg19",
+    weights: str | os.PathLike | None = "imagenet",
+    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+) -> FeatureExtractor:
+    """Builds a frozen VGG feature extractor with the Keras functional API.
+
+    The Keras model ends at the deepest layer needed: layers after it are never computed.
+
+    Args:
+        arch: "vgg16" or "vgg19" (default "vgg19", as in Gatys et al.).
+        weights: "imagenet" (default; Keras downloads them once), the path of a Keras
+            `include_top=False` weights file, or None for random weights (tests only).
+        content_layers: Content layer names (default ("block4_conv2",)).
+        style_layers: Style layer names (default block1_conv1 ... block5_conv1).
+
+    Returns:
+        A FeatureExtractor.
+
+    Raises:
+        NSTError: Unknown architecture or layer, a weights file that is missing or belongs to
+            another network, or "imagenet" weights that cannot be downloaded.
+
+    Example:
+        >>> extractor = build_extractor("vgg16", weights=None)  # doctest: +SKIP
+        >>> content, style = extractor(tf.zeros((1, 64, 64, 3)))  # doctest: +SKIP
+    """
+    import keras
+
+    arch = check_arch(arch)
+    content_layers = check_layers(arch, content_layers, "content")
+    style_layers = check_layers(arch, style_layers, "style")
+    vgg = _load_vgg(arch, weights)
+    vgg.trainable = False
+    outputs = {
+        name: vgg.get_layer(name).output for name in dict.fromkeys(content_layers + style_layers)
+    }
+    # Passing `vgg.input` (not `[vgg.input]`) keeps Keras 3 from warning about input structure.
+    model = keras.Model(vgg.input, outputs, name=f"{arch}_features")
+    model.trainable = False
+    label = None if weights is None else str(weights)
+    return FeatureExtractor(model, arch, label, content_layers, style_layers)
+
+
+def _load_vgg(arch: str, weights: str | os.PathLike | None):
+    """Creates the Keras VGG network, turning download and file errors into NSTErrors."""
+    import keras
+
+    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[arch]
+    if weights is None or weights == "imagenet":
+        try:
+            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+        except Exception as err:  # Keras raises a bare Exception for URL fetch failures
+            if weights is None:
+                raise
+            raise NSTError(
+                f"could not download the ImageNet weights for {arch.upper()} ({_first_line(err)}). "
+                "Without internet, pass a local Keras weights file instead: "
+                "weights='path/to/file.weights.h5' (CLI: --weights PATH)."
+            ) from None
+    path = Path(weights)
+    if not path.is_file():
+        hint = "it is a folder" if path.is_dir() else "no such file"
+        raise NSTError(
+            f"weights file '{path}' can't be used ({hint}). Pass 'imagenet' or the path of a "
+            f"Keras {arch.upper()} include_top=False weights file."
+        )
+    try:
+        return constructor(include_top=False, weights=str(path), input_shape=(None, None, 3))
+    except Exception as err:
+        raise NSTError(
+            f"'{path}' does not hold {arch.upper()} include_top=False weights "
+            f"({_first_line(err)}). Check --arch matches the file, or use 'imagenet'."
+        ) from None
+
+
+def _first_line(err: BaseException, limit: int = 160) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

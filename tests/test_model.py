@@ -1,0 +1,134 @@
+"""The VGG feature extractor: layer names, shapes, truncation, freezing and weight errors."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_helpers.errors import NSTError
+from nst_helpers.model import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    build_extractor,
+    layer_names,
+    min_input_size,
+)
+
+
+def test_layer_names_match_keras():
+    for arch, constructor in (
+        ("vgg16", keras.applications.VGG16),
+        ("vgg19", keras.applications.VGG19),
+    ):
+        vgg = constructor(include_top=False, weights=None)
+        assert layer_names(arch) == [layer.name for layer in vgg.layers[1:]]
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_extractor_shapes_and_names(arch):
+    extractor = build_extractor(arch, weights=None)
+    content, style = extractor(tf.random.uniform((1, 64, 48, 3)))
+    assert list(content) == list(DEFAULT_CONTENT_LAYERS)
+    assert list(style) == list(DEFAULT_STYLE_LAYERS)
+    assert content["block4_conv2"].shape == (1, 8, 6, 512)
+    expected = {
+        "block1_conv1": (1, 64, 48, 64),
+        "block2_conv1": (1, 32, 24, 128),
+        "block3_conv1": (1, 16, 12, 256),
+        "block4_conv1": (1, 8, 6, 512),
+        "block5_conv1": (1, 4, 3, 512),
+    }
+    assert {name: tuple(f.shape) for name, f in style.items()} == expected
+    assert all(float(tf.reduce_min(f)) >= 0 for f in style.values())  # outputs include the ReLU
+
+
+def test_network_stops_at_the_deepest_needed_layer():
+    extractor = build_extractor(
+        "vgg19",
+        None,
+        content_layers=["block2_conv2"],
+        style_layers=["block1_conv1", "block3_conv4"],
+    )
+    names = [layer.name for layer in extractor.model.layers]
+    assert names[-1] == "block3_conv4"
+    assert not any(name.startswith(("block4", "block5")) for name in names)
+    assert extractor.min_size == 4  # two poolings before block3
+
+
+def test_network_is_frozen_and_gradients_reach_the_image(tiny_extractor):
+    assert tiny_extractor.model.trainable_weights == []
+    image = tf.Variable(tf.random.uniform((1, 32, 32, 3), seed=1))
+    with tf.GradientTape() as tape:
+        _, style = tiny_extractor(image)
+        loss = tf.add_n([tf.reduce_mean(f) for f in style.values()])
+    grad = tape.gradient(loss, image)
+    assert float(tf.reduce_sum(tf.abs(grad))) > 0
+    assert all(not layer.trainable for layer in tiny_extractor.model.layers)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(NSTError, match="unknown architecture 'vgg11': choose one of vgg16, vgg19"):
+        build_extractor("vgg11", None)
+    with pytest.raises(
+        NSTError,
+        match=r"unknown style layer 'conv1_1' for VGG16: choose from "
+        r"block1_conv1, block1_conv2",
+    ):
+        build_extractor("vgg16", None, style_layers=["conv1_1"])
+    with pytest.raises(NSTError, match="unknown content layer 'block5_conv4' for VGG16"):
+        build_extractor("vgg16", None, content_layers=["block5_conv4"])
+    with pytest.raises(NSTError, match="no style layers given: choose at least one"):
+        build_extractor("vgg16", None, style_layers=[])
+
+
+def test_too_small_image_says_what_size_works(tiny_extractor):
+    extractor = build_extractor("vgg16", None)  # default layers reach block5: 4 poolings
+    assert extractor.min_size == 16 == min_input_size("vgg16", ["block5_conv1"])
+    extractor.check_image_size(16, 40)
+    with pytest.raises(
+        NSTError,
+        match=r"the content image is 40x10 px, too small for VGG16: "
+        r"reaching layer block5_conv1 halves the image 4 times, so each side needs "
+        r"at least 16 px. Use a max_dim \(--max-dim\) of at least 64",
+    ):
+        extractor.check_image_size(10, 40, "content image")
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(NSTError, match="weights file '.*nope.h5' can't be used \\(no such file\\)"):
+        build_extractor("vgg16", tmp_path / "nope.h5")
+    with pytest.raises(NSTError, match="can't be used \\(it is a folder\\)"):
+        build_extractor("vgg16", tmp_path)
+
+
+def test_weights_file_of_another_network(tmp_path):
+    path = tmp_path / "vgg19.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
+    with pytest.raises(NSTError, match="does not hold VGG16 include_top=False weights.*--arch"):
+        build_extractor("vgg16", path)
+    random = build_extractor("vgg19", path)  # the matching network loads it
+    assert random.weights == str(path)
+
+
+def test_imagenet_without_internet_says_how_to_use_a_local_file(monkeypatch):
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- offline")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(
+        NSTError,
+        match=r"could not download the ImageNet weights for VGG19 .*"
+        r"pass a local Keras weights file instead.*--weights PATH",
+    ):
+        build_extractor("vgg19", "imagenet")
+
+
+def test_same_input_same_features(tiny_extractor):
+    image = np.random.default_rng(0).random((1, 32, 32, 3)).astype(np.float32)
+    first, _ = tiny_extractor(image)
+    second, _ = tiny_extractor(image.copy())
+    np.testing.assert_array_equal(first["block3_conv1"], second["block3_conv1"])

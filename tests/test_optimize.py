@@ -1,0 +1,167 @@
+"""The optimisation loop on tiny images with random weights: properties of whole runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_helpers import losses
+from nst_helpers.errors import NSTError
+from nst_helpers.optimize import LOSS_NAMES, NonFiniteLossError, Result, stylize
+from nst_helpers.settings import Settings
+
+
+def run(pair, extractor, settings, **changes) -> Result:
+    content, style = pair
+    return stylize(content, style, settings, extractor=extractor, **changes)
+
+
+def test_loss_falls_and_output_is_valid(small_pair, tiny_extractor, tiny_settings):
+    before = [np.asarray(img).copy() for img in small_pair]
+    weights = [w.numpy().copy() for w in tiny_extractor.model.weights]
+    result = run(small_pair, tiny_extractor, tiny_settings, steps=15, style_weight=100.0)
+    history = result.history
+    assert set(history) == set(LOSS_NAMES) and all(len(v) == 15 for v in history.values())
+    assert history["total"][-1] < 0.7 * history["total"][0]
+    assert history["content"][0] == 0.0  # starts from the content image
+    assert result.image.size == result.best_image.size == (32, 24)  # long side max_dim, aspect kept
+    assert result.best_loss == min(history["total"])
+    assert result.stopped == "finished" and result.steps_done == 15
+    for img, copy in zip(small_pair, before, strict=True):
+        assert np.array_equal(np.asarray(img), copy)  # inputs untouched
+    for w, copy in zip(tiny_extractor.model.weights, weights, strict=True):
+        assert np.array_equal(w.numpy(), copy)  # the network stays frozen
+    assert result.settings["steps"] == 15 and result.settings["arch"] == "vgg16"
+    assert result.seconds["per_step"] > 0 and result.seconds["optimise"] > 0
+
+
+def test_best_image_has_the_best_loss(small_pair, tiny_extractor, tiny_settings):
+    from nst_helpers.images import image_to_tensor
+    from nst_helpers.optimize import compute_losses, make_targets, prepare_images
+
+    result = run(small_pair, tiny_extractor, tiny_settings, steps=6, lr=0.05)
+    content, style = prepare_images(*small_pair, tiny_settings)
+    targets = make_targets(tiny_extractor, image_to_tensor(content), image_to_tensor(style))
+    best = compute_losses(
+        tiny_extractor, image_to_tensor(result.best_image), *targets, tiny_settings
+    )
+    # Equal up to the 8-bit rounding of the saved image.
+    assert float(best["total"]) == pytest.approx(result.best_loss, rel=0.05)
+
+
+def test_same_seed_same_image_and_noise_init(small_pair, tiny_extractor, tiny_settings):
+    a = run(small_pair, tiny_extractor, tiny_settings, init="noise", seed=3, steps=3)
+    b = run(small_pair, tiny_extractor, tiny_settings, init="noise", seed=3, steps=3)
+    c = run(small_pair, tiny_extractor, tiny_settings, init="noise", seed=4, steps=3)
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    assert not np.array_equal(np.asarray(a.image), np.asarray(c.image))
+    assert a.history["content"][0] > 0.1  # noise is far from the content
+
+
+def test_events_and_previews(small_pair, tiny_extractor, tiny_settings):
+    events = []
+    run(
+        small_pair,
+        tiny_extractor,
+        tiny_settings,
+        steps=7,
+        preview_every=3,
+        callbacks=[events.append],
+    )
+    assert [e.step for e in events] == list(range(1, 8))
+    assert [e.step for e in events if e.image is not None] == [3, 6, 7]  # and always the last
+    assert all(e.steps == 7 and set(e.losses) == set(LOSS_NAMES) for e in events)
+    assert events[-1].image.shape == (24, 32, 3) and events[-1].eta == 0
+    assert events[-1].image.min() >= 0.0 and events[-1].image.max() <= 1.0
+    assert events[-1].elapsed >= events[0].elapsed
+
+
+def test_interrupt_returns_the_best_image_so_far(small_pair, tiny_extractor, tiny_settings):
+    def interrupt(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    result = run(small_pair, tiny_extractor, tiny_settings, steps=50, callbacks=[interrupt])
+    assert result.stopped == "interrupted"
+    assert result.steps_done == 3
+    assert result.best_image.size == (32, 24)
+
+
+def test_non_finite_loss_stops_with_last_good_image(
+    small_pair, tiny_extractor, tiny_settings, monkeypatch
+):
+    calls = tf.Variable(0)
+    real_tv = losses.tv_loss
+
+    def poisoned_tv(image):  # finite for 4 steps, then NaN
+        calls.assign_add(1)
+        return tf.where(calls > 4, tf.constant(np.nan), real_tv(image))
+
+    monkeypatch.setattr(losses, "tv_loss", poisoned_tv)
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the loss became non-finite at step 5 "
+        r"\(tv=nan, total=nan\). Lower lr \(--lr\) or the loss weights; the best "
+        r"image so far \(step \d\) was kept",
+    ) as caught:
+        run(small_pair, tiny_extractor, tiny_settings, steps=20)
+    result = caught.value.result
+    assert result.stopped == "non-finite" and result.steps_done == 4
+    pixels = np.asarray(result.best_image)
+    assert pixels.std() > 0  # a real image, not a blank
+    assert np.array_equal(np.asarray(result.image), pixels)  # the NaN update was not kept
+
+
+def test_extractor_must_match_settings(small_pair, tiny_extractor, tiny_settings):
+    with pytest.raises(NSTError, match="the extractor given .* does not match the settings"):
+        run(small_pair, tiny_extractor, tiny_settings.replace(arch="vgg19"))
+
+
+def test_style_scale_resizes_the_style(small_pair, tiny_settings):
+    from nst_helpers.optimize import prepare_images
+
+    content, style = prepare_images(*small_pair, tiny_settings.replace(style_scale=2.0))
+    assert max(content.size) == 32 and max(style.size) == 64
+
+
+def test_too_small_images_are_refused_before_running(small_pair):
+    from nst_helpers.model import build_extractor
+
+    extractor = build_extractor("vgg16", None)
+    with pytest.raises(NSTError, match="the content image is 16x12 px, too small for VGG16"):
+        stylize(*small_pair, Settings(arch="vgg16", weights=None, max_dim=16), extractor=extractor)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"steps": 0}, "steps must be a positive whole number, got 0"),
+        ({"steps": -3}, "steps must be a positive whole number, got -3"),
+        ({"max_dim": 0}, "max_dim must be a positive whole number of pixels, got 0"),
+        ({"max_dim": -64}, "max_dim must be a positive whole number of pixels"),
+        ({"style_weight": -1.0}, "style_weight must be a finite number >= 0, got -1.0"),
+        ({"content_weight": float("nan")}, "content_weight must be a finite number >= 0, got nan"),
+        ({"tv_weight": float("inf")}, "tv_weight must be a finite number >= 0, got inf"),
+        ({"content_weight": 0.0, "style_weight": 0.0}, "both 0: nothing to optimise"),
+        ({"lr": 0.0}, "lr must be greater than 0"),
+        ({"style_scale": -1.0}, "style_scale must be a finite number >= 0"),
+        ({"init": "zeros"}, "unknown init 'zeros': choose one of content, noise"),
+        ({"arch": "resnet"}, "unknown architecture 'resnet': choose one of vgg16, vgg19"),
+        ({"style_layers": ("block9_conv1",)}, "unknown style layer 'block9_conv1' for VGG19"),
+        ({"style_layer_weights": (1.0,)}, "has 1 values but there are 5 style layers"),
+        ({"style_layer_weights": (0.0,) * 5}, "style_layer_weights are all 0"),
+        ({"seed": 1.5}, "seed must be a whole number"),
+        ({"preview_every": -1}, "preview_every must be 0 \\(off\\) or positive"),
+    ],
+)
+def test_settings_reject_bad_values(changes, message):
+    with pytest.raises(NSTError, match=message):
+        Settings(**changes)
+
+
+def test_settings_round_trip_as_dict():
+    settings = Settings(arch="VGG16", steps=5)
+    assert settings.arch == "vgg16"
+    assert Settings(**settings.to_dict()) == settings
+    assert settings.layer_weights() == dict.fromkeys(settings.style_layers, 1.0)
