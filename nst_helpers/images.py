@@ -132,12 +132,17 @@ def resize_image(img: Image.Image, max_dim: int) -> Image.Image:
     Raises:
         NSTError: `max_dim` is not a positive integer.
     """
-    check_size(max_dim, "max_dim")
-    scale = max_dim / max(img.size)
-    size = tuple(max(1, round(side * scale)) for side in img.size)
+    size = scaled_size(img.size, max_dim)
     if size == img.size:
         return img
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def scaled_size(size: tuple[int, int], max_dim: int) -> tuple[int, int]:
+    """The (width, height) that `resize_image` gives an image of `size` for `max_dim`."""
+    check_size(max_dim, "max_dim")
+    scale = max_dim / max(size)
+    return tuple(max(1, round(side * scale)) for side in size)
 
 
 def check_size(value: object, name: str = "max_dim") -> int:

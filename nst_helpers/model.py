@@ -122,6 +122,7 @@ class FeatureExtractor:
     weights: str | None
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
+    precision: str = "float32"
 
     def __call__(self, image) -> tuple[dict, dict]:
         """Returns (content_features, style_features) for images of shape (B, H, W, 3) in [0, 1]."""
@@ -155,6 +156,7 @@ def build_extractor(
     weights: str | os.PathLike | None = "imagenet",
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+    precision: str = "float32",
 ) -> FeatureExtractor:
     """Builds a frozen VGG feature extractor with the Keras functional API.
 
@@ -166,6 +168,9 @@ def build_extractor(
             `include_top=False` weights file, or None for random weights (tests only).
         content_layers: Content layer names (default ("block4_conv2",)).
         style_layers: Style layer names (default block1_conv1 ... block5_conv1).
+        precision: Compute dtype of the convolutions: "float32", "bfloat16", "float16" or
+            "auto" (`resolve_precision`). Weights stay float32 (Keras mixed precision); the
+            outputs are then low-precision, and the losses cast them back to float32.
 
     Returns:
         A FeatureExtractor.
@@ -183,7 +188,8 @@ def build_extractor(
     arch = check_arch(arch)
     content_layers = check_layers(arch, content_layers, "content")
     style_layers = check_layers(arch, style_layers, "style")
-    vgg = _load_vgg(arch, weights)
+    precision = resolve_precision(precision)
+    vgg = _load_vgg(arch, weights, precision)
     vgg.trainable = False
     outputs = {
         name: vgg.get_layer(name).output for name in dict.fromkeys(content_layers + style_layers)
@@ -192,11 +198,62 @@ def build_extractor(
     model = keras.Model(vgg.input, outputs, name=f"{arch}_features")
     model.trainable = False
     label = None if weights is None else str(weights)
-    return FeatureExtractor(model, arch, label, content_layers, style_layers)
+    return FeatureExtractor(model, arch, label, content_layers, style_layers, precision)
 
 
-def _load_vgg(arch: str, weights: str | os.PathLike | None):
-    """Creates the Keras VGG network, turning download and file errors into NSTErrors."""
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+
+
+def check_precision(precision: str) -> str:
+    """Returns `precision` if it is one of PRECISIONS, else raises an NSTError listing them."""
+    if precision not in PRECISIONS:
+        raise NSTError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}.")
+    return precision
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """Turns "auto" into the fastest supported compute dtype here; checks the others.
+
+    "auto" gives "float16" when TensorFlow sees a GPU, "bfloat16" on CPUs with native bfloat16
+    arithmetic (the avx512_bf16 or amx_bf16 flags: Intel Cooper Lake/Sapphire Rapids and later,
+    AMD Zen 4 and later), and "float32" elsewhere, where low precision would be emulated and slow.
+
+    Raises:
+        NSTError: Unknown precision (the message lists the valid ones).
+    """
+    if check_precision(precision) != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "float16"
+    return "bfloat16" if _cpu_has_bf16() else "float32"
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line for line in info if line.startswith("flags")), "")
+    except OSError:  # not Linux: stay safe with float32
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def _load_vgg(arch: str, weights: str | os.PathLike | None, precision: str = "float32"):
+    """Creates the Keras VGG network in the given precision, with errors as NSTErrors."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    # keras.applications builds its layers with the global dtype policy; set it only while
+    # building (restored below), so the caller's Keras state is left as it was.
+    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
+    try:
+        return _construct_vgg(arch, weights)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _construct_vgg(arch: str, weights: str | os.PathLike | None):
     import keras
 
     constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[arch]

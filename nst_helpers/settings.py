@@ -11,9 +11,24 @@ import numpy as np
 
 from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
-from nst_helpers.model import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, check_arch, check_layers
+from nst_helpers.model import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    check_arch,
+    check_layers,
+    check_precision,
+)
 
 INITS = ("content", "noise")
+OPTIMIZERS = ("adam", "lbfgs")
+
+# Named bundles of settings (CLI: --preset). "fast" reaches the tutorial loop's 1000-step loss
+# many times sooner on a CPU (benchmarks/RESULTS.md); "tutorial" is the plain loop the notebook
+# teaches. A preset only fills in fields; anything passed explicitly wins.
+PRESETS: dict[str, dict] = {
+    "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32"},
+    "fast": {"optimizer": "lbfgs", "start_dim": 256, "precision": "auto", "steps": 200},
+}
 
 
 @dataclass
@@ -39,6 +54,17 @@ class Settings:
         style_layers: Style layer names.
         style_layer_weights: Relative weight of each style layer (default: equal).
         preview_every: Steps between events that carry the current image (0: only the last).
+        optimizer: "adam" (what the tutorial teaches) or "lbfgs" (scipy's L-BFGS-B, with box
+            bounds on the pixels; each function evaluation counts as a step).
+        start_dim: Coarse-to-fine: if set below `max_dim`, optimise first at this size, then
+            upsample and continue at sizes growing by `level_ratio` up to `max_dim`.
+        level_ratio: Growth of the size from one coarse-to-fine level to the next.
+        level_steps: Steps per level (coarse to fine); default: `steps` split so that each level
+            costs about the same time.
+        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs);
+            or "auto" (the fastest supported here). Gram matrices and losses stay float32.
+        time_budget: Seconds for the whole run; levels then run until their share of the time
+            is spent, and `steps` is only an upper bound.
     """
 
     arch: str = "vgg19"
@@ -56,6 +82,19 @@ class Settings:
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None
     preview_every: int = 50
+    optimizer: str = "adam"
+    start_dim: int | None = None
+    level_ratio: float = 2**0.5
+    level_steps: tuple[int, ...] | None = None
+    precision: str = "float32"
+    time_budget: float | None = None
+
+    @classmethod
+    def preset(cls, name: str, **changes) -> Settings:
+        """Settings from a named preset ("fast", "tutorial"), with `changes` applied on top."""
+        if name not in PRESETS:
+            raise NSTError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
+        return cls(**{**PRESETS[name], **changes})
 
     def __post_init__(self) -> None:
         self.arch = check_arch(self.arch)
@@ -92,6 +131,54 @@ class Settings:
             )
         if self.preview_every < 0:
             raise NSTError(f"preview_every must be 0 (off) or positive, got {self.preview_every}.")
+
+        self._check_speed_options()
+
+    def _check_speed_options(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise NSTError(
+                f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}."
+            )
+        check_precision(self.precision)
+        if self.start_dim is not None:
+            imgs.check_size(self.start_dim, "start_dim")
+        _check_positive(self.level_ratio, "level_ratio")
+        if self.level_ratio <= 1:
+            raise NSTError(f"level_ratio must be greater than 1, got {self.level_ratio!r}.")
+        if self.level_steps is not None:
+            steps = (_check_count(n, "each of level_steps") for n in self.level_steps)
+            self.level_steps = tuple(steps)
+            if len(self.level_steps) != len(self.levels()):
+                raise NSTError(
+                    f"level_steps has {len(self.level_steps)} values but the run has "
+                    f"{len(self.levels())} levels ({', '.join(map(str, self.levels()))} px): "
+                    "give one step count per level."
+                )
+        if self.time_budget is not None:
+            _check_positive(self.time_budget, "time_budget")
+
+    def levels(self) -> list[int]:
+        """The long side of each coarse-to-fine level, ending at `max_dim` (one level if off)."""
+        if self.start_dim is None or self.start_dim >= self.max_dim:
+            return [self.max_dim]
+        sizes = [self.start_dim]
+        # Grow by level_ratio while the last jump to max_dim stays at least 15%.
+        while sizes[-1] * self.level_ratio * 1.15 <= self.max_dim:
+            sizes.append(round(sizes[-1] * self.level_ratio))
+        return [*sizes, self.max_dim]
+
+    def steps_per_level(self) -> list[int]:
+        """Steps for each level: `level_steps`, or `steps` split into equal-time shares.
+
+        A level's step costs about its pixel count, so each level gets steps in proportion to
+        1 / size**2 (a 256 px level gets four times the steps of a 512 px one).
+        """
+        if self.level_steps is not None:
+            return list(self.level_steps)
+        sizes = self.levels()
+        inverse_cost = [1.0 / size**2 for size in sizes]
+        shares = [self.steps * c / sum(inverse_cost) for c in inverse_cost]
+        return [max(1, round(share)) for share in shares]
 
     def replace(self, **changes) -> Settings:
         """Returns a copy with some fields changed (and checked)."""

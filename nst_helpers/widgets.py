@@ -1,0 +1,648 @@
+"""The notebook's interactive plumbing: image uploads, an image picker, the weight-tweaking panel.
+
+Also a few figures the tutorial shows once (colour palettes, feature maps, matrices) so that the
+notebook's cells stay short.
+
+Works with ipywidgets 7.7 (Google Colab) and 8.x. ipywidgets, IPython and matplotlib are imported
+inside the functions that need them: importing this module has no side effects.
+
+Every button callback calls a plain function (`stylize_into_gallery`) that tests and the notebook
+also call directly, because callbacks never run in CI.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from nst_helpers import samples
+from nst_helpers.errors import NSTError
+from nst_helpers.images import load_image
+from nst_helpers.settings import Settings
+
+if TYPE_CHECKING:  # TensorFlow loads only when a run starts
+    from nst_helpers.optimize import Event, Result
+
+KINDS = ("content", "style")
+
+# The loss-weight sliders: (settings field, label, lowest and highest power of ten).
+WEIGHT_SLIDERS = (
+    ("content_weight", "content α", -2.0, 2.0),
+    ("style_weight", "style β", -1.0, 3.0),
+    ("tv_weight", "TV", -3.0, 2.0),
+)
+
+
+# --------------------------------------------------------------------------------------
+# Uploads
+# --------------------------------------------------------------------------------------
+
+
+def uploaded_images(value: object) -> list[tuple[str, Image.Image]]:
+    """Decodes uploaded files into RGB images, whichever widget or service uploaded them.
+
+    Accepts the three shapes an upload arrives in:
+
+    * ipywidgets 8.x `FileUpload.value`: a tuple of dicts with "name" and "content" (a memoryview);
+    * ipywidgets 7.7 `FileUpload.value` (as in Colab): a dict
+      {name: {"metadata": {...}, "content": bytes}};
+    * `google.colab.files.upload()`: a dict {name: bytes}.
+
+    Each file is decoded by `nst_helpers.images.load_image`, so uploads get exactly the handling of
+    files on disk (EXIF orientation, transparency onto white, 16-bit images scaled, size limit).
+
+    Args:
+        value: The upload, in any of the shapes above; None or empty gives [].
+
+    Returns:
+        [(file name, RGB image)] in upload order.
+
+    Raises:
+        NSTError: The value has none of these shapes, or a file is not a readable image (the
+            message names the file).
+
+    Example:
+        >>> uploaded_images({"cat.png": png_bytes})  # doctest: +SKIP
+        [('cat.png', <PIL.Image.Image image mode=RGB size=64x48>)]
+    """
+    return [(name, image_from_bytes(data, name)) for name, data in _upload_files(value)]
+
+
+def _upload_files(value: object) -> list[tuple[str, bytes]]:
+    """[(name, bytes)] from any of the upload shapes `uploaded_images` accepts."""
+    if not value:
+        return []
+    files = []
+    if isinstance(value, Mapping):  # ipywidgets 7.7 or google.colab.files.upload()
+        for name, entry in value.items():
+            content = entry.get("content") if isinstance(entry, Mapping) else entry
+            files.append((str(name), content))
+    elif isinstance(value, (tuple, list)):  # ipywidgets 8.x
+        for entry in value:
+            if not isinstance(entry, Mapping) or "content" not in entry:
+                raise NSTError(_UNKNOWN_UPLOAD.format(type(entry).__name__))
+            files.append((str(entry.get("name", "upload")), entry["content"]))
+    else:
+        raise NSTError(_UNKNOWN_UPLOAD.format(type(value).__name__))
+    for name, content in files:
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise NSTError(f"upload {name!r} has no file content (got {type(content).__name__}).")
+    return [(name, bytes(content)) for name, content in files]
+
+
+_UNKNOWN_UPLOAD = (
+    "can't read an upload given as {}: pass FileUpload.value (ipywidgets 7.7 or 8.x) or the dict "
+    "that google.colab.files.upload() returns."
+)
+
+
+def image_from_bytes(data: bytes, name: str = "upload") -> Image.Image:
+    """Decodes an image file's bytes exactly like `load_image` decodes a file on disk.
+
+    Args:
+        data: The file's bytes (PNG, JPEG, WebP...).
+        name: The file name, used in error messages and to keep the suffix.
+
+    Returns:
+        An RGB image.
+
+    Raises:
+        NSTError: The bytes are not a readable image (the message names `name`).
+    """
+    # A temporary file lets `load_image` stay the one place that decodes images.
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 6 else ""
+    fd, tmp = tempfile.mkstemp(prefix="nst_upload_", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return load_image(tmp)
+    except NSTError as err:
+        raise NSTError(str(err).replace(tmp, name)) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------
+# Choosing the content and style images
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImagePair:
+    """The images an `ImagePicker` currently points at.
+
+    Attributes:
+        content: The content image (RGB, full size).
+        style: The style image (RGB, full size).
+        content_name: Where the content came from: a bundled name or an uploaded file's name.
+        style_name: The same for the style.
+        note: A one-line message for the user (e.g. an offline fallback), or "".
+    """
+
+    content: Image.Image
+    style: Image.Image
+    content_name: str
+    style_name: str
+    note: str = ""
+
+
+class ImagePicker:
+    """Dropdowns of the bundled images (and famous paintings), plus upload buttons.
+
+    Show `picker.widget`, let the user choose, then call `picker.images()`. An upload replaces the
+    dropdown's choice for its kind until the dropdown is changed again. In Colab, where the
+    FileUpload widget is unreliable, pass `colab=True` and feed `google.colab.files.upload()`
+    to `add_upload` instead.
+
+    Args:
+        content: Bundled content image shown first (see `samples.list_samples()`).
+        style: Bundled style image or `samples.PAINTINGS` key shown first.
+        colab: Leave out the FileUpload buttons (default False).
+
+    Raises:
+        NSTError: `content` or `style` is not a bundled image or painting (lists the choices).
+
+    Example:
+        >>> picker = ImagePicker("cat", "swirl")  # doctest: +SKIP
+        >>> display(picker.widget)  # doctest: +SKIP
+        >>> pair = picker.images()  # doctest: +SKIP
+    """
+
+    def __init__(self, content: str = "cat", style: str = "swirl", *, colab: bool = False):
+        import ipywidgets as w
+
+        choices = {
+            "content": [(name, name) for name in samples.list_samples()["content"]],
+            "style": [(name, name) for name in samples.list_samples()["style"]]
+            + [(f"{p.title} ({p.artist}, downloads)", key) for key, p in samples.PAINTINGS.items()],
+        }
+        self.uploads: dict[str, tuple[str, Image.Image]] = {}
+        self.dropdowns = {}
+        self.upload_buttons = {}
+        self.labels = {}
+        rows = []
+        for kind, first in zip(KINDS, (content, style), strict=True):
+            values = [value for _, value in choices[kind]]
+            if first not in values:
+                raise NSTError(
+                    f"unknown {kind} image {first!r}: choose one of {', '.join(values)}."
+                )
+            dropdown = w.Dropdown(options=choices[kind], value=first, description=kind)
+            dropdown.observe(lambda change, kind=kind: self._forget_upload(kind), names="value")
+            self.dropdowns[kind] = dropdown
+            self.labels[kind] = w.Label(value="")
+            row = [dropdown]
+            if not colab:
+                button = w.FileUpload(
+                    accept="image/*", multiple=False, description=f"Upload {kind}"
+                )
+                button.observe(lambda change, kind=kind: self._on_upload(kind, change), "value")
+                self.upload_buttons[kind] = button
+                row.append(button)
+            rows.append(w.HBox([*row, self.labels[kind]]))
+        self.widget = w.VBox(rows)
+
+    def add_upload(self, kind: str, value: object) -> str:
+        """Uses an uploaded file as the `kind` image (the first file if several).
+
+        Args:
+            kind: "content" or "style".
+            value: Any upload shape `uploaded_images` accepts (e.g. `files.upload()`'s dict).
+
+        Returns:
+            A one-line message saying which file is used, or that nothing was uploaded.
+
+        Raises:
+            NSTError: Unknown kind, or the file is not an image.
+        """
+        if kind not in KINDS:
+            raise NSTError(f"unknown image kind {kind!r}: choose one of {', '.join(KINDS)}.")
+        files = uploaded_images(value)
+        if not files:
+            return f"no {kind} image uploaded: keeping {self._describe(kind)}."
+        self.uploads[kind] = files[0]
+        name, image = files[0]
+        message = f"{kind}: using uploaded {name} ({image.width}x{image.height} px)"
+        self.labels[kind].value = message
+        return message
+
+    def images(self) -> ImagePair:
+        """Loads the chosen images: the uploads where there are any, else the dropdowns' choices.
+
+        A painting is downloaded once; offline, the bundled fallback style is used and `note`
+        says so.
+        """
+        loaded, names, note = {}, {}, ""
+        for kind in KINDS:
+            if kind in self.uploads:
+                names[kind], loaded[kind] = self.uploads[kind]
+                continue
+            names[kind] = self.dropdowns[kind].value
+            if kind == "style":
+                path, note = samples.style_image_path(names[kind])
+                if note:
+                    names[kind] = path.stem
+            else:
+                path = samples.sample_path(kind, names[kind])
+            loaded[kind] = load_image(path)
+        return ImagePair(loaded["content"], loaded["style"], names["content"], names["style"], note)
+
+    def _describe(self, kind: str) -> str:
+        if kind in self.uploads:
+            return f"uploaded {self.uploads[kind][0]}"
+        return self.dropdowns[kind].value
+
+    def _on_upload(self, kind: str, change: Mapping) -> None:
+        try:
+            self.add_upload(kind, change["new"])
+        except NSTError as err:
+            self.labels[kind].value = f"{kind}: {err}"
+
+    def _forget_upload(self, kind: str) -> None:
+        self.uploads.pop(kind, None)
+        self.labels[kind].value = ""
+
+
+# --------------------------------------------------------------------------------------
+# Trying loss weights: a gallery of runs
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class GalleryItem:
+    """One run in a gallery: its image, a label naming its weights, and the full result."""
+
+    image: Image.Image
+    label: str
+    result: Result
+
+
+def weights_label(settings: Settings | Mapping) -> str:
+    """A short label of a run's loss weights, e.g. "α=1 β=10 TV=1".
+
+    Args:
+        settings: A Settings or the dict of `Result.settings`.
+    """
+    values = settings if isinstance(settings, Mapping) else settings.to_dict()
+    return f"α={values['content_weight']:g} β={values['style_weight']:g} TV={values['tv_weight']:g}"
+
+
+def stylize_into_gallery(
+    gallery: list[GalleryItem],
+    content,
+    style,
+    settings: Settings,
+    extractor=None,
+    *,
+    callbacks: Iterable[Callable[[Event], None]] = (),
+    **changes,
+) -> GalleryItem:
+    """Runs `stylize` and appends the best image, labelled with its weights, to `gallery`.
+
+    The weight-tweaking panel's Run button calls this; the notebook calls it directly too.
+
+    Args:
+        gallery: The list to append to.
+        content: Content image (path or PIL image).
+        style: Style image (path or PIL image).
+        settings: The run's settings (a low `max_dim` and few `steps` keep it quick).
+        extractor: A prebuilt extractor matching `settings` (default: built from the settings).
+        callbacks: Passed to `stylize`, e.g. a `ProgressBar`.
+        **changes: Settings to override, e.g. `style_weight=100`.
+
+    Returns:
+        The new GalleryItem.
+
+    Raises:
+        NSTError: As `stylize`.
+    """
+    from nst_helpers.optimize import stylize
+
+    result = stylize(content, style, settings, extractor=extractor, callbacks=callbacks, **changes)
+    label = f"{weights_label(result.settings)} ({result.steps_done} steps)"
+    item = GalleryItem(result.best_image, label, result)
+    gallery.append(item)
+    return item
+
+
+def show_gallery(gallery: Sequence[GalleryItem], title: str = "Gallery", size: float = 3.0):
+    """Shows a gallery's images side by side, each titled with its weights.
+
+    Args:
+        gallery: The items to show.
+        title: The figure's title.
+        size: Height of each panel in inches.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        NSTError: The gallery is empty.
+    """
+    from nst_helpers.display import show_images
+
+    if not gallery:
+        raise NSTError("the gallery is empty: run stylize_into_gallery (or press Run) first.")
+    fig = show_images([item.image for item in gallery], [item.label for item in gallery], size)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class TweakPanel:
+    """Sliders for the loss weights, a Run button and a gallery that keeps every result.
+
+    Each Run stylizes at `settings`' (preview) size with the sliders' weights and appends the result
+    to the gallery, so settings can be compared side by side.
+
+    Args:
+        content: Content image (PIL image or path).
+        style: Style image (PIL image or path).
+        settings: Settings of each run; the sliders start at its weights.
+        extractor: A prebuilt extractor matching `settings` (default: built on each run).
+        gallery: A list to append results to (default: a new one); results already in it are
+            shown from the start.
+        thumbnail: Width in pixels of the gallery's images.
+
+    Attributes:
+        box: The widget to display.
+        sliders: {settings field: FloatLogSlider}.
+        run_button: Runs with the sliders' weights.
+        clear_button: Empties the gallery.
+        status: Output widget showing the progress bar and messages.
+        gallery: The GalleryItems so far.
+    """
+
+    def __init__(
+        self,
+        content,
+        style,
+        settings: Settings,
+        extractor=None,
+        gallery: list[GalleryItem] | None = None,
+        thumbnail: int = 256,
+    ):
+        import ipywidgets as w
+
+        self.content, self.style = content, style
+        self.settings, self.extractor = settings, extractor
+        self.gallery = [] if gallery is None else gallery
+        self.thumbnail = thumbnail
+        self.sliders = {}
+        for field, label, low, high in WEIGHT_SLIDERS:
+            start = getattr(settings, field)
+            # A log slider can't show 0: start at its lowest value instead.
+            exponent = float(np.clip(np.log10(start), low, high)) if start > 0 else low
+            self.sliders[field] = w.FloatLogSlider(
+                value=10.0**exponent,
+                base=10,
+                min=low,
+                max=high,
+                step=0.1,
+                description=label,
+                readout_format=".3g",
+                continuous_update=False,
+            )
+        self.run_button = w.Button(description="Run", button_style="primary", icon="paint-brush")
+        self.clear_button = w.Button(description="Clear gallery", icon="trash")
+        self.run_button.on_click(lambda _: self.run())
+        self.clear_button.on_click(lambda _: self.clear())
+        self.status = w.Output()
+        self.gallery_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        info = w.HTML(
+            f"Each run: {settings.max_dim} px, {settings.steps} steps. "
+            "Results stay in the gallery below, newest last."
+        )
+        controls = w.HBox([self.run_button, self.clear_button])
+        self.box = w.VBox(
+            [w.VBox(list(self.sliders.values())), info, controls, self.status, self.gallery_box]
+        )
+        self.refresh()
+
+    def weights(self) -> dict[str, float]:
+        """The sliders' current loss weights, {settings field: value}."""
+        return {field: float(slider.value) for field, slider in self.sliders.items()}
+
+    def run(self) -> GalleryItem | None:
+        """Stylizes with the sliders' weights and adds the result to the gallery.
+
+        Returns:
+            The new item, or None if the run failed (the message is shown in `status`).
+        """
+        from nst_helpers.display import ProgressBar
+
+        self.run_button.disabled = True
+        try:
+            with self.status:
+                self.status.clear_output()
+                try:
+                    with ProgressBar(desc=weights_label(self.weights()), leave=False) as bar:
+                        item = stylize_into_gallery(
+                            self.gallery,
+                            self.content,
+                            self.style,
+                            self.settings,
+                            self.extractor,
+                            callbacks=[bar],
+                            **self.weights(),
+                        )
+                except NSTError as err:
+                    print(f"error: {err}")
+                    return None
+                print(f"{item.label}: {item.result.summary()}")
+        finally:
+            self.run_button.disabled = False
+        self.refresh()
+        return item
+
+    def clear(self) -> None:
+        """Empties the gallery."""
+        self.gallery.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraws the gallery from `self.gallery`."""
+        import ipywidgets as w
+
+        cards = []
+        for item in self.gallery:
+            png = io.BytesIO()
+            item.image.save(png, format="PNG")
+            picture = w.Image(value=png.getvalue(), format="png", width=self.thumbnail)
+            cards.append(w.VBox([picture, w.Label(value=item.label)]))
+        self.gallery_box.children = cards
+
+
+def tweak_ui(
+    content,
+    style,
+    settings: Settings,
+    extractor=None,
+    gallery: list[GalleryItem] | None = None,
+):
+    """Builds the weight-tweaking panel (see `TweakPanel`) and returns its widget.
+
+    Args:
+        content: Content image (PIL image or path).
+        style: Style image (PIL image or path).
+        settings: Settings of each run (use a small `max_dim` and few `steps` for quick previews).
+        extractor: A prebuilt extractor matching `settings`.
+        gallery: A list of earlier GalleryItems to show and append to.
+
+    Returns:
+        An ipywidgets VBox: the sliders, an info line, the Run and Clear buttons, the status output
+        and the gallery.
+
+    Example:
+        >>> quick = settings.replace(max_dim=256, steps=100)  # doctest: +SKIP
+        >>> display(tweak_ui(content, style, quick))  # doctest: +SKIP
+    """
+    return TweakPanel(content, style, settings, extractor, gallery).box
+
+
+# --------------------------------------------------------------------------------------
+# Figures the tutorial shows once
+# --------------------------------------------------------------------------------------
+
+
+def colour_palette(
+    image: Image.Image, colours: int = 8
+) -> list[tuple[tuple[int, int, int], float]]:
+    """The main colours of an image and the share of pixels each covers, most common first.
+
+    Uses Pillow's median-cut quantisation.
+
+    Args:
+        image: An RGB image.
+        colours: How many colours at most (default 8).
+
+    Returns:
+        [((r, g, b), fraction of the pixels)], fractions summing to 1.
+
+    Example:
+        >>> colour_palette(Image.new("RGB", (4, 4), (255, 0, 0)))
+        [((255, 0, 0), 1.0)]
+    """
+    quantised = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
+    palette = quantised.getpalette() or []
+    counts = sorted(quantised.getcolors(maxcolors=256) or [], reverse=True)  # [(count, index)]
+    total = sum(count for count, _ in counts)
+    return [(tuple(palette[3 * index : 3 * index + 3]), count / total) for count, index in counts]
+
+
+def plot_colour_stats(
+    images: Sequence[Image.Image], titles: Sequence[str], colours: int = 8, size: float = 3.0
+):
+    """Shows each image's red, green and blue histograms above its colour palette.
+
+    Args:
+        images: RGB images.
+        titles: One title per image.
+        colours: Palette size.
+        size: Width of each column in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        2,
+        len(images),
+        figsize=(size * len(images) + 0.5, size * 1.1),
+        gridspec_kw={"height_ratios": [3, 1]},
+        squeeze=False,
+    )
+    for column, (image, title) in enumerate(zip(images, titles, strict=True)):
+        pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
+        hist_ax, palette_ax = axes[0, column], axes[1, column]
+        for channel, colour in enumerate(("red", "green", "blue")):
+            counts = np.bincount(pixels[..., channel].ravel(), minlength=256)
+            hist_ax.plot(counts / counts.sum(), color=colour, linewidth=1.2, label=colour)
+        hist_ax.set_title(f"{title}: colour histograms")
+        hist_ax.set_xlim(0, 255)
+        hist_ax.set_xlabel("value")
+        hist_ax.set_yticks([])
+        left = 0.0
+        for rgb, share in colour_palette(image, colours):
+            palette_ax.barh(0, share, left=left, color=np.array(rgb) / 255.0, height=1.0)
+            left += share
+        palette_ax.set_xlim(0, 1)
+        palette_ax.axis("off")
+        palette_ax.set_title(f"{colours} main colours, by area", fontsize="small")
+    axes[0, 0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def show_feature_maps(features: Mapping[str, object], channels: int = 6, size: float = 1.8):
+    """Shows the most active channels of some layers' feature maps, one row per layer.
+
+    Args:
+        features: {layer name: (1, H, W, C) features}, e.g. from a FeatureExtractor.
+        channels: Channels per layer; the ones with the highest mean activation are shown.
+        size: Height of each panel in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        len(features),
+        channels,
+        figsize=(size * channels, size * len(features) + 0.6),
+        squeeze=False,
+    )
+    for row, (layer, maps) in zip(axes, features.items(), strict=True):
+        maps = np.asarray(maps)[0]  # (1, H, W, C) -> (H, W, C)
+        strongest = np.argsort(maps.mean(axis=(0, 1)))[::-1][:channels]
+        for ax, channel in zip(row, strongest, strict=False):
+            ax.imshow(maps[..., channel], cmap="magma")
+            ax.set_title(f"{layer} #{channel}", fontsize="small")
+        for ax in row:
+            ax.axis("off")
+    fig.suptitle("Most active feature maps (bright = strong response)")
+    fig.tight_layout()
+    return fig
+
+
+def show_matrices(
+    matrices: Sequence[object], titles: Sequence[str], title: str = "", size: float = 3.5
+):
+    """Shows square matrices (e.g. Gram matrices) side by side as heat maps with colour bars.
+
+    Args:
+        matrices: (C, C) or (1, C, C) arrays or tensors.
+        titles: One title per matrix.
+        title: The figure's title.
+        size: Height of each panel in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(matrices), figsize=(size * 1.25 * len(matrices), size + 0.6), squeeze=False
+    )
+    for ax, matrix, name in zip(axes[0], matrices, titles, strict=True):
+        values = np.asarray(matrix)
+        values = values[0] if values.ndim == 3 else values  # (1, C, C) -> (C, C)
+        shown = ax.imshow(values, cmap="viridis")
+        ax.set_title(f"{name}\n{values.shape[0]}x{values.shape[1]}")
+        ax.set_xlabel("channel")
+        ax.set_ylabel("channel")
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,269 @@
+"""The notebook's interactive plumbing: uploads in every format, the picker, the tweak panel."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import gradient_image
+from nst_helpers import samples, widgets
+from nst_helpers.errors import NSTError
+
+pytestmark = [
+    # ipywidgets 7.7 (Colab's version) creates its comms through ipykernel's deprecated class.
+    pytest.mark.filterwarnings(
+        "ignore:The `ipykernel.comm.Comm` class has been deprecated:DeprecationWarning"
+    ),
+]
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+# Uploads ------------------------------------------------------------------------------
+
+
+def test_uploads_from_ipywidgets_8():
+    image = gradient_image(20, 10)
+    value = (
+        {"name": "a.png", "type": "image/png", "size": 1, "content": memoryview(png_bytes(image))},
+        {"name": "b.png", "type": "image/png", "size": 1, "content": memoryview(png_bytes(image))},
+    )
+    files = widgets.uploaded_images(value)
+    assert [name for name, _ in files] == ["a.png", "b.png"]
+    assert files[0][1].mode == "RGB" and files[0][1].size == (20, 10)
+    assert np.array_equal(np.asarray(files[0][1]), np.asarray(image))  # PNG is lossless
+
+
+def test_uploads_from_ipywidgets_7_and_colab_files():
+    image = gradient_image(12, 16)
+    data = png_bytes(image)
+    v7 = {"cat.png": {"metadata": {"name": "cat.png", "type": "image/png"}, "content": data}}
+    colab = {"cat.png": data}
+    for value in (v7, colab):
+        [(name, decoded)] = widgets.uploaded_images(value)
+        assert name == "cat.png"
+        assert np.array_equal(np.asarray(decoded), np.asarray(image))
+
+
+@pytest.mark.parametrize("empty", [None, {}, (), []])
+def test_no_upload_gives_no_images(empty):
+    assert widgets.uploaded_images(empty) == []
+
+
+def test_upload_goes_through_load_image():
+    """A transparent PNG lands on white, as `load_image` does for files on disk."""
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    [(_, decoded)] = widgets.uploaded_images({"clear.png": png_bytes(rgba)})
+    assert decoded.mode == "RGB" and decoded.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_bad_upload_names_the_file():
+    with pytest.raises(NSTError, match="'notes.txt' is not an image") as info:
+        widgets.uploaded_images({"notes.txt": b"hello, not a picture"})
+    assert "nst_upload_" not in str(info.value)  # the temporary file stays out of the message
+
+
+@pytest.mark.parametrize("value", ["a.png", 42, ("a.png",), {"a.png": {"metadata": {}}}])
+def test_unknown_upload_shapes_are_refused(value):
+    with pytest.raises(NSTError, match="upload"):
+        widgets.uploaded_images(value)
+
+
+# Image picker ----------------------------------------------------------------------------
+
+
+def test_picker_defaults_load_the_bundled_images():
+    picker = widgets.ImagePicker("cat", "swirl")
+    pair = picker.images()
+    assert (pair.content_name, pair.style_name, pair.note) == ("cat", "swirl", "")
+    with Image.open(samples.sample_path("content", "cat")) as original:
+        assert pair.content.size == original.size
+    assert set(picker.upload_buttons) == {"content", "style"}
+    style_values = [value for _, value in picker.dropdowns["style"].options]
+    assert "starry_night" in style_values and "mosaic" in style_values
+
+
+def test_picker_upload_widget_then_dropdown():
+    picker = widgets.ImagePicker("cat", "swirl")
+    upload = picker.upload_buttons["content"]
+    image = gradient_image(30, 20)
+    # What the ipywidgets 7.7 front end does when a file is chosen.
+    upload.metadata = [{"name": "mine.png", "type": "image/png", "size": 10}]
+    upload.data = [png_bytes(image)]
+    upload._counter += 1
+    pair = picker.images()
+    assert pair.content_name == "mine.png" and pair.content.size == (30, 20)
+    assert "mine.png" in picker.labels["content"].value
+    picker.dropdowns["content"].value = "coffee"  # choosing again drops the upload
+    assert picker.images().content_name == "coffee"
+    assert picker.labels["content"].value == ""
+
+
+def test_picker_colab_uploads(monkeypatch):
+    picker = widgets.ImagePicker("cat", "swirl", colab=True)
+    assert picker.upload_buttons == {}
+    message = picker.add_upload("style", {"paint.png": png_bytes(gradient_image(8, 8))})
+    assert message == "style: using uploaded paint.png (8x8 px)"
+    assert picker.images().style_name == "paint.png"
+    assert "keeping uploaded paint.png" in picker.add_upload("style", {})
+    with pytest.raises(NSTError, match="choose one of content, style"):
+        picker.add_upload("painting", {})
+
+
+def test_picker_bad_upload_is_reported_not_raised():
+    picker = widgets.ImagePicker("cat", "swirl")
+    upload = picker.upload_buttons["style"]
+    upload.metadata = [{"name": "broken.png", "type": "image/png", "size": 3}]
+    upload.data = [b"not a png"]
+    upload._counter += 1
+    assert "broken.png" in picker.labels["style"].value
+    assert picker.images().style_name == "swirl"
+
+
+def test_picker_painting_offline_falls_back(monkeypatch):
+    def offline(name, **kwargs):
+        raise samples.PaintingDownloadError("no network in tests")
+
+    monkeypatch.setattr(samples, "fetch_painting", offline)
+    pair = widgets.ImagePicker("cat", "starry_night").images()
+    assert pair.style_name == "swirl"
+    assert pair.note.startswith("couldn't download 'starry_night'")
+
+
+def test_picker_unknown_name_lists_choices():
+    with pytest.raises(NSTError, match="unknown content image 'dog': choose one of astronaut"):
+        widgets.ImagePicker("dog", "swirl")
+
+
+# Gallery and tweak panel -------------------------------------------------------------------
+
+
+def test_weights_label(tiny_settings):
+    settings = tiny_settings.replace(content_weight=1, style_weight=30, tv_weight=0.1)
+    assert widgets.weights_label(settings) == "α=1 β=30 TV=0.1"
+    assert widgets.weights_label(settings.to_dict()) == "α=1 β=30 TV=0.1"
+
+
+def test_stylize_into_gallery(small_pair, tiny_extractor, tiny_settings):
+    gallery = []
+    content, style = small_pair
+    events = []
+    item = widgets.stylize_into_gallery(
+        gallery,
+        content,
+        style,
+        tiny_settings,
+        tiny_extractor,
+        callbacks=[events.append],
+        style_weight=100.0,
+        steps=3,
+    )
+    assert gallery == [item]
+    assert item.label == "α=1 β=100 TV=1 (3 steps)"
+    assert item.image.size == (32, 24) and item.image is item.result.best_image
+    assert len(events) == 3
+    fig = widgets.show_gallery(gallery, title="one run")
+    assert fig._suptitle.get_text() == "one run"
+    assert fig.axes[0].get_title().startswith("α=1 β=100")
+
+
+def test_show_gallery_refuses_empty():
+    with pytest.raises(NSTError, match="gallery is empty"):
+        widgets.show_gallery([])
+
+
+def test_tweak_panel_run_button_fills_the_gallery(small_pair, tiny_extractor, tiny_settings):
+    content, style = small_pair
+    settings = tiny_settings.replace(steps=2, tv_weight=0.0)
+    panel = widgets.TweakPanel(content, style, settings, tiny_extractor)
+    assert panel.weights() == pytest.approx(
+        {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1e-3}
+    )  # 0 starts at the lowest
+    panel.sliders["style_weight"].value = 100.0
+    panel.run_button.click()
+    assert len(panel.gallery) == 1 and len(panel.gallery_box.children) == 1
+    run_settings = panel.gallery[0].result.settings
+    assert run_settings["style_weight"] == pytest.approx(100.0)
+    assert run_settings["steps"] == 2 and run_settings["max_dim"] == 32
+    assert not panel.run_button.disabled
+    picture, label = panel.gallery_box.children[0].children
+    assert picture.value.startswith(b"\x89PNG") and label.value.startswith("α=1 β=100")
+    panel.clear_button.click()
+    assert panel.gallery == [] and panel.gallery_box.children == ()
+
+
+def test_tweak_panel_reports_errors(small_pair, tiny_extractor, tiny_settings):
+    content, style = small_pair
+    wrong = tiny_settings.replace(arch="vgg19")  # does not match the VGG16 extractor
+    panel = widgets.TweakPanel(content, style, wrong, tiny_extractor)
+    assert panel.run() is None
+    assert panel.gallery == [] and not panel.run_button.disabled
+
+
+def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_settings):
+    import ipywidgets
+
+    content, style = small_pair
+    gallery = []
+    widgets.stylize_into_gallery(gallery, content, style, tiny_settings, tiny_extractor, steps=1)
+    box = widgets.tweak_ui(content, style, tiny_settings, tiny_extractor, gallery=gallery)
+    assert isinstance(box, ipywidgets.VBox)
+    sliders = box.children[0].children
+    assert [s.description for s in sliders] == ["content α", "style β", "TV"]
+    assert all(isinstance(s, ipywidgets.FloatLogSlider) for s in sliders)
+    assert len(box.children[-1].children) == 1
+
+
+# Figures -------------------------------------------------------------------------------------
+
+
+def test_colour_palette_shares():
+    image = Image.new("RGB", (4, 4), (0, 0, 255))
+    image.paste((255, 255, 0), (0, 0, 4, 1))  # a quarter yellow
+    assert widgets.colour_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
+    shares = [share for _, share in widgets.colour_palette(gradient_image(), colours=5)]
+    assert len(shares) <= 5 and sum(shares) == pytest.approx(1.0)
+    assert shares == sorted(shares, reverse=True)
+
+
+def test_figures_are_titled(small_pair):
+    fig = widgets.plot_colour_stats(list(small_pair), ["content", "style"])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "content: colour histograms" in titles and "style: colour histograms" in titles
+
+    features = {"block1_conv1": np.random.default_rng(0).random((1, 8, 8, 5))}
+    fig = widgets.show_feature_maps(features, channels=3)
+    assert fig._suptitle is not None
+    assert [ax.get_title() for ax in fig.axes[:3]][0].startswith("block1_conv1 #")
+
+    fig = widgets.show_matrices([np.eye(3), np.ones((1, 3, 3))], ["a", "b"], title="Grams")
+    assert fig._suptitle.get_text() == "Grams"
+    assert fig.axes[1].get_title() == "b\n3x3"
+
+
+def test_import_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nst_helpers.widgets; "
+        "print(sorted(m for m in ('tensorflow', 'ipywidgets', 'matplotlib', 'IPython') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
