@@ -14,12 +14,31 @@ EXIT_BAD_INPUT = 1
 EXIT_NON_FINITE = 3
 EXIT_INTERRUPTED = 130
 
+# Options that set a Settings field: (flags, field, type, help). Their defaults come from Settings
+# (or the preset), so the CLI and the API can never disagree.
+SETTING_OPTIONS = [
+    (("--arch",), "arch", str, "network: vgg16 or vgg19"),
+    (("--max-dim", "--size"), "max_dim", int, "long side of the result in pixels"),
+    (("--steps",), "steps", int, "optimisation steps (L-BFGS: function evaluations)"),
+    (("--content-weight",), "content_weight", float, "alpha, weight of the content loss"),
+    (("--style-weight",), "style_weight", float, "beta, weight of the style loss"),
+    (("--tv-weight",), "tv_weight", float, "weight of the total-variation loss"),
+    (("--lr",), "lr", float, "Adam learning rate, in [0, 1] pixel units"),
+    (("--init",), "init", str, "start image: content or noise"),
+    (("--seed",), "seed", int, "seed for --init noise"),
+    (("--style-scale",), "style_scale", float, "style image size relative to the result"),
+    (("--optimizer",), "optimizer", str, "adam (the tutorial's) or lbfgs"),
+    (("--start-dim",), "start_dim", int, "coarse-to-fine: first level's size in pixels"),
+    (("--precision",), "precision", str, "float32, bfloat16, float16 or auto"),
+    (("--time-budget",), "time_budget", float, "seconds for the whole run"),
+]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nst` (also used to document the options)."""
-    from nst_helpers.settings import INITS, Settings
+    from nst_helpers.settings import PRESETS, Settings
 
-    d = Settings.__dataclass_fields__
+    defaults = Settings()
     parser = argparse.ArgumentParser(
         prog="nst",
         description="Neural style transfer: repaint CONTENT in the style of STYLE (Gatys et al.).",
@@ -27,87 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("content", help="the photo to repaint")
     parser.add_argument("style", help="the painting whose style to use")
-    parser.add_argument(
-        "-o",
-        "--output",
-        default="stylized.png",
-        help="output image, .png/.jpg/.webp (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--arch",
-        default=d["arch"].default,
-        choices=["vgg16", "vgg19"],
-        help="network (default: %(default)s)",
-    )
+    parser.add_argument("-o", "--output", default="stylized.png", help="output image, .png/.jpg/"
+                        ".webp; missing folders are created (default: %(default)s)")  # fmt: skip
     parser.add_argument(
         "--weights",
         default=os.environ.get("NST_WEIGHTS", "imagenet"),
         help="'imagenet' (downloads once), a Keras include_top=False weights file, "
         "or 'none' (random, for testing); default: $NST_WEIGHTS or imagenet",
     )
-    parser.add_argument(
-        "--max-dim",
-        "--size",
-        dest="max_dim",
-        type=int,
-        default=d["max_dim"].default,
-        help="long side in pixels (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=d["steps"].default,
-        help="optimisation steps (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--content-weight",
-        type=float,
-        default=d["content_weight"].default,
-        help="alpha, weight of the content loss (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--style-weight",
-        type=float,
-        default=d["style_weight"].default,
-        help="beta, weight of the style loss (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tv-weight",
-        type=float,
-        default=d["tv_weight"].default,
-        help="weight of the total-variation loss (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lr",
-        type=float,
-        default=d["lr"].default,
-        help="Adam learning rate (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--init",
-        choices=INITS,
-        default=d["init"].default,
-        help="start image (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=d["seed"].default,
-        help="seed for --init noise (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--style-scale",
-        type=float,
-        default=d["style_scale"].default,
-        help="style image size relative to the output (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--save-every",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also save a numbered snapshot every N steps (default: off)",
-    )
+    parser.add_argument("--preset", choices=PRESETS, help="a named bundle of the options below "
+                        "(fast: L-BFGS, coarse-to-fine, low precision where it helps)")  # fmt: skip
+    for flags, name, kind, text in SETTING_OPTIONS:
+        default = getattr(defaults, name)
+        parser.add_argument(*flags, dest=name, type=kind, default=argparse.SUPPRESS,
+                            help=f"{text} (default: {default})")  # fmt: skip
+    parser.add_argument("--save-every", type=int, default=0, metavar="N",
+                        help="also save a snapshot every N steps (default: off)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -123,55 +77,57 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _run(args: argparse.Namespace) -> int:
-    # Quiet TensorFlow's start-up logging before it is first imported (the CLI owns the process).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from nst_helpers.images import load_image, output_format, save_image
-    from nst_helpers.optimize import NonFiniteLossError, Settings, stylize
+def settings_from_args(args: argparse.Namespace):
+    """The Settings for parsed arguments: the preset (if any), then the options given."""
+    from nst_helpers.settings import Settings
 
+    given = {name: getattr(args, name) for _, name, _, _ in SETTING_OPTIONS if hasattr(args, name)}
+    given["weights"] = None if args.weights == "none" else args.weights
+    given["preview_every"] = args.save_every
     if args.save_every < 0:
         raise NSTError(
             f"--save-every must be 0 (off) or a positive number of steps, got {args.save_every}."
         )
-    settings = Settings(
-        arch=args.arch,
-        weights=None if args.weights == "none" else args.weights,
-        max_dim=args.max_dim,
-        steps=args.steps,
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        lr=args.lr,
-        init=args.init,
-        seed=args.seed,
-        style_scale=args.style_scale,
-        preview_every=args.save_every,
-    )
+    return Settings.preset(args.preset, **given) if args.preset else Settings(**given)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Quiet TensorFlow's start-up logging before it is first imported (the CLI owns the process).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from nst_helpers import images
+
+    settings = settings_from_args(args)
     output = Path(args.output)
-    output_format(output)
+    images.output_format(output)
     _refuse_overwriting_inputs(output, [Path(args.content), Path(args.style)])
-    content, style = load_image(args.content), load_image(args.style)
-    from nst_helpers.images import ensure_writable_dir
+    content, style = images.load_image(args.content), images.load_image(args.style)
+    images.ensure_writable_dir(output.parent)
 
-    ensure_writable_dir(output.parent)
-
-    callbacks = []
-    if args.save_every:
-        callbacks.append(_snapshot_saver(output, save_image))
     from nst_helpers.display import ProgressBar
+    from nst_helpers.optimize import NonFiniteLossError, available_memory, estimate_memory, stylize
 
+    width, height = images.scaled_size(content.size, settings.max_dim)
+    if not args.quiet:
+        free = available_memory()
+        print(
+            f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}, "
+            f"levels {settings.levels()}: needs about "
+            f"{estimate_memory(settings, width, height) / 2**30:.1f} GiB of memory"
+            + (f" ({free / 2**30:.1f} GiB available)" if free else ""),
+            file=sys.stderr,
+        )
+    callbacks = [_snapshot_saver(output)] if args.save_every else []
     with ProgressBar(desc=output.name, disable=args.quiet) as bar:
         try:
             result = stylize(content, style, settings, callbacks=[bar, *callbacks])
         except NonFiniteLossError as err:
             bar.close()
-            save_image(err.result.best_image, output)
+            images.save_image(err.result.best_image, output)
             print(f"nst: error: {err} Saved it to {output}.", file=sys.stderr)
             return EXIT_NON_FINITE
-    save_image(result.best_image, output)
-    print(
-        f"wrote {output} ({result.best_image.width}x{result.best_image.height}): {result.summary()}"
-    )
+    images.save_image(result.best_image, output)
+    size = f"{result.best_image.width}x{result.best_image.height}"
+    print(f"wrote {output} ({size}): {result.summary()}")
     if result.stopped == "interrupted":
         print("nst: interrupted; the best image so far was saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -190,12 +146,13 @@ def _refuse_overwriting_inputs(output: Path, inputs: list[Path]) -> None:
             )
 
 
-def _snapshot_saver(output: Path, save_image):
+def _snapshot_saver(output: Path):
+    from nst_helpers.images import save_image
+
     def save(event) -> None:
         if event.image is not None and event.step < event.steps:
-            save_image(
-                event.image, output.with_name(f"{output.stem}_{event.step:05d}{output.suffix}")
-            )
+            name = f"{output.stem}_{event.step:05d}{output.suffix}"
+            save_image(event.image, output.with_name(name))
 
     return save
 

@@ -25,14 +25,17 @@ import tensorflow as tf
 _TINY = 1e-30  # far below any real squared norm, so scale invariance holds
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+def gram_matrix(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
     """Channel correlations of a feature map, averaged over positions.
 
     G[c, d] = sum over positions (i, j) of F[i, j, c] * F[i, j, d], divided by H*W.
+    With a mask (spatial control, Gatys et al. 2017) each position counts with its mask value and
+    the sum is divided by the mask's total instead: the Gram matrix of the masked region.
     Computed in float32 even for float16/bfloat16 features, which would overflow.
 
     Args:
         features: Tensor of shape (B, H, W, C).
+        mask: Optional weights in [0, 1] of shape (B or 1, H, W, 1).
 
     Returns:
         Tensor of shape (B, C, C).
@@ -42,9 +45,13 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
         TensorShape([1, 3, 3])
     """
     features = tf.cast(features, tf.float32)
-    positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
-    # (B, H, W, C) x (B, H, W, C) -> (B, C, C), summing over H and W.
-    return tf.einsum("bijc,bijd->bcd", features, features) / positions
+    if mask is None:
+        positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
+        # (B, H, W, C) x (B, H, W, C) -> (B, C, C), summing over H and W.
+        return tf.einsum("bijc,bijd->bcd", features, features) / positions
+    mask = tf.cast(mask, tf.float32)
+    weight = tf.maximum(tf.reduce_sum(mask, axis=[1, 2, 3]), _TINY)[:, None, None]  # (B, 1, 1)
+    return tf.einsum("bijc,bijd->bcd", features * mask, features) / weight
 
 
 def relative_squared_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
@@ -74,6 +81,7 @@ def style_loss(
     features: Mapping[str, tf.Tensor],
     target_grams: Mapping[str, tf.Tensor],
     layer_weights: Mapping[str, float] | None = None,
+    masks: Mapping[str, tf.Tensor] | None = None,
 ) -> tf.Tensor:
     """Relative squared error between Gram matrices, as a weighted mean over the style layers.
 
@@ -82,14 +90,18 @@ def style_loss(
         target_grams: {layer: (B or 1, C, C) Gram matrices of the style image}.
         layer_weights: {layer: weight}; default equal weights. Weights are normalised to sum
             to 1, so only their ratios matter.
+        masks: {layer: (1, H, W, 1) mask at that layer's size}: compare the Gram matrix of the
+            masked region only (style only where the mask is white).
 
     Returns:
         A scalar: 0 when every Gram matrix equals its target.
     """
     weights = layer_weights or {name: 1.0 for name in target_grams}
     total_weight = sum(weights[name] for name in target_grams)
+    masks = masks or {}
     errors = [
-        weights[name] * relative_squared_error(gram_matrix(features[name]), target_grams[name])
+        weights[name]
+        * relative_squared_error(gram_matrix(features[name], masks.get(name)), target_grams[name])
         for name in target_grams
     ]
     return tf.add_n(errors) / total_weight

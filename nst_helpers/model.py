@@ -94,6 +94,24 @@ def pools_before(arch: str, layer: str) -> int:
     return sum(1 for name in names[: names.index(layer) + 1] if name.endswith("_pool"))
 
 
+def activation_count(arch: str, layers: Sequence[str], height: int, width: int) -> int:
+    """Counts the values in every layer output up to the deepest of `layers` (for memory use).
+
+    Example:
+        >>> activation_count("vgg16", ["block1_conv1"], 10, 10)  # 64 channels at 10x10
+        6400
+    """
+    names = layer_names(arch)
+    deepest = max(names.index(layer) for layer in layers)
+    widths = (64, 128, 256, 512, 512)
+    total = 0
+    for name in names[: deepest + 1]:
+        if name.endswith("_pool"):
+            height, width = height // 2, width // 2
+        total += height * width * widths[int(name[5]) - 1]
+    return total
+
+
 def min_input_size(arch: str, layers: Sequence[str]) -> int:
     """Returns the smallest image side (pixels) that still gives every layer a 1x1 feature map.
 
@@ -123,6 +141,7 @@ class FeatureExtractor:
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     precision: str = "float32"
+    pooling: str = "max"
 
     def __call__(self, image) -> tuple[dict, dict]:
         """Returns (content_features, style_features) for images of shape (B, H, W, 3) in [0, 1]."""
@@ -157,6 +176,7 @@ def build_extractor(
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
     precision: str = "float32",
+    pooling: str = "max",
 ) -> FeatureExtractor:
     """Builds a frozen VGG feature extractor with the Keras functional API.
 
@@ -171,6 +191,10 @@ def build_extractor(
         precision: Compute dtype of the convolutions: "float32", "bfloat16", "float16" or
             "auto" (`resolve_precision`). Weights stay float32 (Keras mixed precision); the
             outputs are then low-precision, and the losses cast them back to float32.
+        pooling: "max" (as trained) or "avg". Gatys et al. found average pooling gives smoother
+            results; each average pool is followed by a constant rescale so activations keep the
+            size the next layers were trained on (the paper rescales the weights instead),
+            measured once on a fixed smooth-noise image.
 
     Returns:
         A FeatureExtractor.
@@ -191,14 +215,51 @@ def build_extractor(
     precision = resolve_precision(precision)
     vgg = _load_vgg(arch, weights, precision)
     vgg.trainable = False
-    outputs = {
-        name: vgg.get_layer(name).output for name in dict.fromkeys(content_layers + style_layers)
-    }
-    # Passing `vgg.input` (not `[vgg.input]`) keeps Keras 3 from warning about input structure.
-    model = keras.Model(vgg.input, outputs, name=f"{arch}_features")
+    wanted = list(dict.fromkeys(content_layers + style_layers))
+    if pooling == "avg":
+        model = _average_pooling_model(vgg, wanted)
+    else:
+        outputs = {name: vgg.get_layer(name).output for name in wanted}
+        # Passing `vgg.input` (not `[vgg.input]`) keeps Keras 3 from warning about input structure.
+        model = keras.Model(vgg.input, outputs, name=f"{arch}_features")
     model.trainable = False
     label = None if weights is None else str(weights)
-    return FeatureExtractor(model, arch, label, content_layers, style_layers, precision)
+    return FeatureExtractor(model, arch, label, content_layers, style_layers, precision, pooling)
+
+
+POOLINGS = ("max", "avg")
+
+
+def _average_pooling_model(vgg, wanted: list[str]):
+    """Rebuilds VGG's graph up to the deepest wanted layer with rescaled average pooling."""
+    import keras
+    import tensorflow as tf
+
+    # A fixed, smooth noise image stands in for a photo's statistics when measuring the scales.
+    noise = tf.random.stateless_uniform((1, 16, 16, 3), seed=(0, 0))
+    calibration = tf.clip_by_value(tf.image.resize(noise, (128, 128), "bicubic"), 0.0, 1.0)
+    probe = vgg_preprocess(calibration)
+    inputs = keras.Input((None, None, 3))
+    x, tensors = inputs, {}
+    last = max(layer_names_index(vgg, name) for name in wanted)
+    for layer in vgg.layers[1 : last + 1]:
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            average = tf.nn.avg_pool2d(probe, 2, 2, "VALID")
+            scale = float(tf.reduce_mean(tf.nn.max_pool2d(probe, 2, 2, "VALID"))) / max(
+                float(tf.reduce_mean(average)), 1e-12
+            )
+            x = keras.layers.AveragePooling2D(2, name=f"{layer.name}_avg")(x)
+            x = keras.layers.Rescaling(scale, name=layer.name)(x)
+            probe = average * scale
+        else:
+            x, probe = layer(x), layer(probe)
+        tensors[layer.name] = x
+    return keras.Model(inputs, {name: tensors[name] for name in wanted}, name="vgg_avg_features")
+
+
+def layer_names_index(vgg, name: str) -> int:
+    """The index of layer `name` in a Keras model's layer list."""
+    return [layer.name for layer in vgg.layers].index(name)
 
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,12 @@ from PIL import Image
 from nst_helpers import images as imgs
 from nst_helpers import losses as L
 from nst_helpers.errors import NSTError
-from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precision
+from nst_helpers.model import (
+    FeatureExtractor,
+    activation_count,
+    build_extractor,
+    resolve_precision,
+)
 from nst_helpers.settings import Settings
 
 LOSS_NAMES = ("content", "style", "tv", "total")
@@ -67,6 +73,7 @@ class Result:
         stopped: "finished", "interrupted" (Ctrl-C), "time budget" or "non-finite" (NaN/inf).
         steps_done: Steps run, over all levels.
         levels: One {"max_dim", "steps", "seconds"} per coarse-to-fine level run.
+        peak_memory: The process's peak memory in bytes when the run ended.
     """
 
     image: Image.Image
@@ -79,6 +86,7 @@ class Result:
     stopped: str = "finished"
     steps_done: int = 0
     levels: list[dict] = field(default_factory=list)
+    peak_memory: int = 0
 
     def summary(self) -> str:
         """One line: steps, time, and the best losses."""
@@ -89,7 +97,8 @@ class Result:
             f"{self.steps_done} steps in {self.seconds['optimise']:.1f} s "
             f"({self.seconds['per_step']:.3f} s/step), {self.stopped}; best total loss "
             f"{losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g}, "
-            f"tv {losses['tv']:.3g}) at step {self.best_step + 1}"
+            f"tv {losses['tv']:.3g}) at step {self.best_step + 1}; "
+            f"peak memory {self.peak_memory / 2**30:.1f} GiB"
         )
 
 
@@ -107,6 +116,7 @@ def compute_losses(
     content_targets: Mapping,
     style_targets: Mapping,
     settings: Settings,
+    masks: Mapping | None = None,
 ) -> dict:
     """Evaluates every loss of `image` (B, H, W, 3) in [0, 1]: {"content", "style", "tv", "total"}.
 
@@ -116,13 +126,14 @@ def compute_losses(
         content_targets: {layer: content-image features}, from `make_targets`.
         style_targets: {layer: style-image Gram matrix}, from `make_targets`.
         settings: Supplies the loss and layer weights.
+        masks: Optional {style layer: mask} from `layer_masks`, for style only inside a mask.
 
     Returns:
         A dict of float32 scalar tensors.
     """
     content_features, style_features = extractor(image)
     content = L.content_loss(content_features, content_targets)
-    style = L.style_loss(style_features, style_targets, settings.layer_weights())
+    style = L.style_loss(style_features, style_targets, settings.layer_weights(), masks)
     tv = L.tv_loss(image)
     total = L.total_loss(
         content, style, tv, settings.content_weight, settings.style_weight, settings.tv_weight
@@ -130,20 +141,28 @@ def compute_losses(
     return {"content": content, "style": style, "tv": tv, "total": total}
 
 
-def make_targets(extractor: FeatureExtractor, content, style) -> tuple[dict, dict]:
+def make_targets(extractor: FeatureExtractor, content, style, blend=None) -> tuple[dict, dict]:
     """Computes the content targets (features) and style targets (Gram matrices).
 
     Args:
         extractor: The feature extractor.
         content: Content image tensor (1, H, W, 3) in [0, 1].
-        style: Style image tensor (1, h, w, 3) in [0, 1]; its size may differ from the content's.
+        style: Style image tensor (1, h, w, 3) in [0, 1], or a list of them; sizes may differ.
+        blend: With several styles, the weight of each (summing to 1; default equal): the
+            target is the weighted mix of their Gram matrices.
 
     Returns:
         ({content layer: features}, {style layer: Gram matrix}).
     """
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    blend = blend or [1.0 / len(styles)] * len(styles)
     content_targets, _ = extractor(content)
-    _, style_features = extractor(style)
-    return content_targets, {name: L.gram_matrix(f) for name, f in style_features.items()}
+    grams: dict = {}
+    for weight, image in zip(blend, styles, strict=True):
+        _, style_features = extractor(image)
+        for name, features in style_features.items():
+            grams[name] = grams.get(name, 0.0) + weight * L.gram_matrix(features)
+    return content_targets, grams
 
 
 def prepare_images(content, style, settings: Settings, max_dim: int | None = None) -> tuple:
@@ -151,20 +170,67 @@ def prepare_images(content, style, settings: Settings, max_dim: int | None = Non
 
     Args:
         content: Content image (path or PIL image).
-        style: Style image (path or PIL image).
+        style: Style image (path or PIL image), or a list of them.
         settings: Supplies `max_dim` and `style_scale`.
         max_dim: Overrides `settings.max_dim` (for coarse-to-fine levels).
 
     Returns:
-        (content, style) as RGB PIL images.
+        (content, style) as RGB PIL images; style is a list when a list was given.
     """
     max_dim = max_dim or settings.max_dim
-    content = imgs.resize_image(_as_image(content, "content"), max_dim)
+    content = imgs.resize_image(as_image(content, "content"), max_dim)
     style_dim = max(1, round(max_dim * settings.style_scale))
-    return content, imgs.resize_image(_as_image(style, "style"), style_dim)
+    if isinstance(style, (list, tuple)):
+        return content, [imgs.resize_image(as_image(s, "style"), style_dim) for s in style]
+    return content, imgs.resize_image(as_image(style, "style"), style_dim)
 
 
-def _as_image(source, what: str) -> Image.Image:
+def load_mask(mask, size: tuple[int, int], softness: float = 0.02):
+    """Loads a mask image as a (1, H, W, 1) tensor in [0, 1] with a soft edge.
+
+    Args:
+        mask: Path or PIL image; white (255) marks where the style goes. Colour masks are
+            converted to grey; transparency counts as black.
+        size: (width, height) of the image being optimised.
+        softness: Gaussian blur radius as a fraction of the long side (the soft edge).
+
+    Returns:
+        A float32 tensor.
+
+    Raises:
+        NSTError: The mask cannot be read, or it is all black (no style anywhere).
+    """
+    import tensorflow as tf
+    from PIL import ImageFilter
+
+    img = as_image(mask, "mask").convert("L").resize(size, Image.Resampling.BILINEAR)
+    img = img.filter(ImageFilter.GaussianBlur(softness * max(size)))
+    array = np.asarray(img, dtype=np.float32) / 255.0
+    if array.max() < 0.5:
+        raise NSTError(
+            "the mask has no white area, so the style would go nowhere: paint white where the "
+            "style should go and black where the photo should stay."
+        )
+    return tf.constant(array[np.newaxis, :, :, np.newaxis])
+
+
+def layer_masks(mask, extractor: FeatureExtractor) -> dict:
+    """The mask at each style layer's resolution (area-averaged), {layer: (1, h, w, 1)}."""
+    import tensorflow as tf
+
+    from nst_helpers.model import pools_before
+
+    height, width = int(mask.shape[1]), int(mask.shape[2])
+    masks = {}
+    for name in extractor.style_layers:
+        factor = 2 ** pools_before(extractor.arch, name)
+        shape = (max(1, height // factor), max(1, width // factor))
+        masks[name] = tf.image.resize(mask, shape, method="area")
+    return masks
+
+
+def as_image(source, what: str) -> Image.Image:
+    """Returns an RGB PIL image from a path or a PIL image (of any mode)."""
     if isinstance(source, Image.Image):
         return imgs.to_rgb(source)
     if isinstance(source, (str, os.PathLike)):
@@ -180,6 +246,91 @@ def initial_image(content, settings: Settings):
     if settings.init == "content":
         return tf.identity(content)
     return tf.random.stateless_uniform(tf.shape(content), seed=(settings.seed, 0))
+
+
+# Memory model, fitted to peak memory measured with benchmarks/bench.py (VGG16 and VGG19 at 256 to
+# 1024 px, float32 and bfloat16) with a margin: the TensorFlow runtime and the weights, plus each
+# layer output kept for the backward pass and its gradient, in float32-sized slots.
+_BASE_BYTES = 0.7 * 2**30
+_BYTES_PER_ACTIVATION = {"float32": 2.8 * 4, "bfloat16": 2.1 * 4, "float16": 2.1 * 4}
+_LBFGS_MEMORY = 10  # pairs of vectors L-BFGS keeps (scipy's maxcor)
+
+
+def estimate_memory(settings: Settings, width: int, height: int) -> int:
+    """Estimates the peak memory in bytes of a run at the given final image size.
+
+    Args:
+        settings: The run's network, layers, precision and optimiser.
+        width: Final image width in pixels.
+        height: Final image height in pixels.
+
+    Returns:
+        Bytes (an estimate with a safety margin; benchmarks/RESULTS.md has measured peaks).
+    """
+    precision = settings.precision if settings.precision != "auto" else "bfloat16"
+    layers = settings.content_layers + settings.style_layers
+    activations = activation_count(settings.arch, layers, height, width)
+    needed = _BASE_BYTES + activations * _BYTES_PER_ACTIVATION[precision]
+    if settings.optimizer == "lbfgs":  # float64 history pairs, iterate and gradient
+        needed += (2 * _LBFGS_MEMORY + 4) * height * width * 3 * 8
+    return int(needed)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(settings: Settings, width: int, height: int, available: int | None = None) -> int:
+    """Refuses a run that will not fit in memory, naming the largest size that does.
+
+    Args:
+        settings: The run's settings.
+        width: Final image width in pixels.
+        height: Final image height in pixels.
+        available: Bytes available (default: `available_memory()`; no check when unknown).
+
+    Returns:
+        The estimate, in bytes.
+
+    Raises:
+        NSTError: The estimate exceeds the available memory.
+    """
+    needed = estimate_memory(settings, width, height)
+    available = available_memory() if available is None else available
+    if available is None or needed <= available:
+        return needed
+    fits = settings.max_dim
+    while fits > 32 and estimate_memory(settings, *_scaled(width, height, fits)) > available:
+        fits -= 32
+    gib = 2**30
+    raise NSTError(
+        f"a {width}x{height} px run with {settings.arch.upper()} ({settings.precision}, "
+        f"{settings.optimizer}) needs about {needed / gib:.1f} GiB of memory, but only "
+        f"{available / gib:.1f} GiB is available. Use max_dim (--max-dim) {fits} or less, "
+        "precision bfloat16, or free some memory."
+    )
+
+
+def _scaled(width: int, height: int, max_dim: int) -> tuple[int, int]:
+    return imgs.scaled_size((width, height), max_dim)
+
+
+def peak_memory() -> int:
+    """This process's peak resident memory so far, in bytes (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
 
 
 def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
@@ -210,6 +361,7 @@ def stylize(
     style,
     settings: Settings | None = None,
     *,
+    mask=None,
     extractor: FeatureExtractor | None = None,
     callbacks: Iterable[Callable[[Event], None]] = (),
     **changes,
@@ -221,8 +373,11 @@ def stylize(
 
     Args:
         content: Content image (path or PIL image).
-        style: Style image (path or PIL image).
+        style: Style image (path or PIL image), or a list of them mixed by
+            `settings.style_blend`.
         settings: The run's settings (default `Settings()`).
+        mask: Optional mask image (path or PIL): style only where it is white, the photo kept
+            where it is black, with a soft edge (masked Gram matrices, Gatys et al. 2017).
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
         callbacks: Functions called with an `Event` after every step.
@@ -242,26 +397,43 @@ def stylize(
     if changes:
         settings = settings.replace(**changes)
     started = time.perf_counter()
-    content_img, style_img = _as_image(content, "content"), _as_image(style, "style")
-    extractor = _matching_extractor(extractor, settings)
+    content_img = as_image(content, "content")
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise NSTError("no style image given: pass at least one.")
+    style_imgs = [as_image(s, "style") for s in styles]
+    settings.blend_weights(len(style_imgs))  # checks the count early
+    mask_img = None if mask is None else as_image(mask, "mask")
+    extractor = matching_extractor(extractor, settings)
     sizes = settings.levels()
     for size in sizes:  # fail fast, before any work, if a level is too small for the network
         width, height = imgs.scaled_size(content_img.size, size)
         extractor.check_image_size(height, width, "content image")
         style_dim = max(1, round(size * settings.style_scale))
-        width, height = imgs.scaled_size(style_img.size, style_dim)
-        extractor.check_image_size(height, width, "style image")
+        for style_img in style_imgs:
+            width, height = imgs.scaled_size(style_img.size, style_dim)
+            extractor.check_image_size(height, width, "style image")
 
+    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM
+        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim))
     run = _Run(settings, list(callbacks), started)
     image = None
+    inputs = (content_img, style_imgs, mask_img)
     for level, (size, steps) in enumerate(zip(sizes, settings.steps_per_level(), strict=True)):
-        image = _optimise_level(run, extractor, content_img, style_img, image, level, size, steps)
+        image = _optimise_level(run, extractor, inputs, image, level, size, steps)
         if run.stopped != "finished":
             break
     return run.result(image, final_size=imgs.scaled_size(content_img.size, settings.max_dim))
 
 
-def _matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:
+    """Builds the extractor the settings ask for, or checks that the one given matches them."""
     if extractor is None:
         return build_extractor(
             settings.arch,
@@ -269,41 +441,56 @@ def _matching_extractor(extractor: FeatureExtractor | None, settings: Settings) 
             settings.content_layers,
             settings.style_layers,
             settings.precision,
+            settings.pooling,
         )
     wanted = (
         settings.arch,
         settings.content_layers,
         settings.style_layers,
         resolve_precision(settings.precision),
+        settings.pooling,
     )
-    have = (extractor.arch, extractor.content_layers, extractor.style_layers, extractor.precision)
+    have = (
+        extractor.arch,
+        extractor.content_layers,
+        extractor.style_layers,
+        extractor.precision,
+        extractor.pooling,
+    )
     if have != wanted:
         raise NSTError(
             f"the extractor given ({have[0]}, content {list(have[1])}, style {list(have[2])}, "
-            f"{have[3]}) does not match the settings ({wanted[0]}, content {list(wanted[1])}, "
-            f"style {list(wanted[2])}, {wanted[3]}): build it with the same arch, layers and "
-            "precision, or pass none."
+            f"{have[3]}, {have[4]} pooling) does not match the settings ({wanted[0]}, content "
+            f"{list(wanted[1])}, style {list(wanted[2])}, {wanted[3]}, {wanted[4]} pooling): "
+            "build it with the same arch, layers, precision and pooling, or pass none."
         )
     return extractor
 
 
-def _optimise_level(run, extractor, content_img, style_img, previous, level, size, steps):
+def _optimise_level(run, extractor, inputs, previous, level, size, steps):
     """Optimises at one size, starting from `previous` upsampled (or the initial image)."""
     import tensorflow as tf
 
     settings = run.settings
-    content_pil, style_pil = prepare_images(content_img, style_img, settings, size)
+    content_img, style_imgs, mask_img = inputs
+    content_pil, style_pils = prepare_images(content_img, style_imgs, settings, size)
     content = imgs.image_to_tensor(content_pil)
     content_targets, style_targets = make_targets(
-        extractor, content, imgs.image_to_tensor(style_pil)
+        extractor,
+        content,
+        [imgs.image_to_tensor(s) for s in style_pils],
+        settings.blend_weights(len(style_pils)),
     )
+    masks = None
+    if mask_img is not None:
+        masks = layer_masks(load_mask(mask_img, content_pil.size), extractor)
     if previous is None:
         start = initial_image(content, settings)
     else:  # coarse-to-fine: the last level's result, upsampled, is this level's start
         start = tf.clip_by_value(tf.image.resize(previous, tf.shape(content)[1:3], "bicubic"), 0, 1)
 
     def loss_fn(image):
-        return compute_losses(extractor, image, content_targets, style_targets, settings)
+        return compute_losses(extractor, image, content_targets, style_targets, settings, masks)
 
     run.begin_level(level, size, steps)
     if settings.optimizer == "lbfgs":
@@ -324,10 +511,19 @@ def _run_adam(run: _Run, loss_fn, start):
     # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
     optimizer = keras.optimizers.Adam(learning_rate=run.settings.lr, epsilon=1e-8)
 
-    @tf.function
+    decay = run.settings.ema
+    average = tf.Variable(start, name="image_average")
+    count = tf.Variable(0.0)
+
+    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def step():
         before = tf.identity(image)  # the image these losses belong to
-        return adam_step(image, optimizer, loss_fn), before
+        losses = adam_step(image, optimizer, loss_fn)
+        if decay:  # moving average of the iterates, warmed up so early steps count less
+            count.assign_add(1.0)
+            rate = tf.minimum(decay, (1.0 + count) / (10.0 + count))
+            average.assign(rate * average + (1.0 - rate) * image)
+        return losses, before
 
     try:
         while run.wants_step():
@@ -337,6 +533,9 @@ def _run_adam(run: _Run, loss_fn, start):
         pass
     except KeyboardInterrupt:
         run.stopped = "interrupted"
+    if decay and run.level_best is not None:
+        run.use_average(average.numpy()[0])
+        return tf.convert_to_tensor(average)
     return tf.convert_to_tensor(image)
 
 
@@ -348,7 +547,7 @@ def _run_lbfgs(run: _Run, loss_fn, start):
     shape = tuple(start.shape)
     image = tf.Variable(start, name="image")
 
-    @tf.function
+    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def value_and_grad():
         with tf.GradientTape() as tape:
             losses = loss_fn(image)
@@ -373,7 +572,13 @@ def _run_lbfgs(run: _Run, loss_fn, start):
             bounds=scipy.optimize.Bounds(0.0, 1.0),
             # Run the whole budget: the relative losses have small gradients, which the default
             # tolerances would mistake for convergence.
-            options={"maxfun": 10**9, "maxiter": 10**9, "ftol": 0.0, "gtol": 0.0, "maxcor": 20},
+            options={
+                "maxfun": 10**9,
+                "maxiter": 10**9,
+                "ftol": 0.0,
+                "gtol": 0.0,
+                "maxcor": _LBFGS_MEMORY,
+            },
         )
     except _Stop:
         pass
@@ -429,6 +634,10 @@ class _Run:
         share = costs[level] / sum(costs[level:])
         left = self.started + budget - time.perf_counter()
         return time.perf_counter() + share * max(0.0, left)
+
+    def use_average(self, average: np.ndarray) -> None:
+        """With `ema`, the level's result is the moving average rather than the best iterate."""
+        self.level_best = average
 
     def end_level(self) -> None:
         seconds = time.perf_counter() - self.level_start
@@ -513,6 +722,7 @@ class _Run:
             stopped=self.stopped,
             steps_done=done,
             levels=self.levels,
+            peak_memory=peak_memory(),
         )
         if self.error:
             raise NonFiniteLossError(self.error, result)

@@ -25,6 +25,8 @@ OPTIMIZERS = ("adam", "lbfgs")
 # Named bundles of settings (CLI: --preset). "fast" reaches the tutorial loop's 1000-step loss
 # many times sooner on a CPU (benchmarks/RESULTS.md); "tutorial" is the plain loop the notebook
 # teaches. A preset only fills in fields; anything passed explicitly wins.
+POOLINGS = ("max", "avg")
+
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32"},
     "fast": {"optimizer": "lbfgs", "start_dim": 256, "precision": "auto", "steps": 200},
@@ -65,6 +67,12 @@ class Settings:
             or "auto" (the fastest supported here). Gram matrices and losses stay float32.
         time_budget: Seconds for the whole run; levels then run until their share of the time
             is spent, and `steps` is only an upper bound.
+        style_blend: With several style images, the weight of each in the mix of their Gram
+            matrices (normalised to sum to 1; default: equal).
+        pooling: "max" (as trained) or "avg" (Gatys et al.: smoother, rescaled to keep the
+            activations' size).
+        ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
+            is then the average, which removes step-to-step noise without blurring.
     """
 
     arch: str = "vgg19"
@@ -88,6 +96,9 @@ class Settings:
     level_steps: tuple[int, ...] | None = None
     precision: str = "float32"
     time_budget: float | None = None
+    style_blend: tuple[float, ...] | None = None
+    pooling: str = "max"
+    ema: float = 0.0
 
     @classmethod
     def preset(cls, name: str, **changes) -> Settings:
@@ -156,6 +167,34 @@ class Settings:
                 )
         if self.time_budget is not None:
             _check_positive(self.time_budget, "time_budget")
+        self._check_style_options()
+
+    def _check_style_options(self) -> None:
+        if self.style_blend is not None:
+            self.style_blend = tuple(float(w) for w in self.style_blend)
+            for weight in self.style_blend:
+                _check_weight(weight, "each style_blend weight")
+            if sum(self.style_blend) == 0:
+                raise NSTError("style_blend weights are all 0: give at least one positive weight.")
+        if self.pooling not in POOLINGS:
+            raise NSTError(
+                f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}."
+            )
+        _check_weight(self.ema, "ema")
+        if self.ema >= 1:
+            raise NSTError(
+                f"ema must be below 1 (0 turns it off; 0.9-0.99 is typical), got {self.ema}."
+            )
+
+    def blend_weights(self, styles: int) -> list[float]:
+        """The normalised weight of each of `styles` style images (checks the count)."""
+        weights = self.style_blend or (1.0,) * styles
+        if len(weights) != styles:
+            raise NSTError(
+                f"style_blend has {len(weights)} weights but {styles} style images were given: "
+                "give one weight per style image, e.g. --style-blend 0.7,0.3."
+            )
+        return [w / sum(weights) for w in weights]
 
     def levels(self) -> list[int]:
         """The long side of each coarse-to-fine level, ending at `max_dim` (one level if off)."""

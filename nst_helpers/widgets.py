@@ -290,6 +290,9 @@ def weights_label(settings: Settings | Mapping) -> str:
 
     Args:
         settings: A Settings or the dict of `Result.settings`.
+
+    Returns:
+        The label, with each weight in `:g` format.
     """
     values = settings if isinstance(settings, Mapping) else settings.to_dict()
     return f"α={values['content_weight']:g} β={values['style_weight']:g} TV={values['tv_weight']:g}"
@@ -618,7 +621,7 @@ def show_feature_maps(features: Mapping[str, object], channels: int = 6, size: f
 def show_matrices(
     matrices: Sequence[object], titles: Sequence[str], title: str = "", size: float = 3.5
 ):
-    """Shows square matrices (e.g. Gram matrices) side by side as heat maps with colour bars.
+    """Shows square matrices (e.g. Gram matrices) side by side as heat maps on one colour scale.
 
     Args:
         matrices: (C, C) or (1, C, C) arrays or tensors.
@@ -634,10 +637,12 @@ def show_matrices(
     fig, axes = plt.subplots(
         1, len(matrices), figsize=(size * 1.25 * len(matrices), size + 0.6), squeeze=False
     )
-    for ax, matrix, name in zip(axes[0], matrices, titles, strict=True):
-        values = np.asarray(matrix)
-        values = values[0] if values.ndim == 3 else values  # (1, C, C) -> (C, C)
-        shown = ax.imshow(values, cmap="viridis")
+    arrays = [np.asarray(matrix) for matrix in matrices]
+    arrays = [a[0] if a.ndim == 3 else a for a in arrays]  # (1, C, C) -> (C, C)
+    low = min(float(a.min()) for a in arrays)
+    high = max(float(a.max()) for a in arrays)  # one scale, so the panels compare
+    for ax, values, name in zip(axes[0], arrays, titles, strict=True):
+        shown = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
         ax.set_title(f"{name}\n{values.shape[0]}x{values.shape[1]}")
         ax.set_xlabel("channel")
         ax.set_ylabel("channel")

@@ -114,11 +114,37 @@ def test_imagenet_offline_says_how_to_pass_a_file(tmp_path, capsys, monkeypatch)
 
 
 def test_usage_errors_exit_2(capsys):
-    code, _, err = nst(capsys, CONTENT, STYLE, "--arch", "vgg11")
-    assert code == 2 and "argument --arch: invalid choice: 'vgg11'" in err
-    assert "vgg16" in err.splitlines()[-1] and "vgg19" in err.splitlines()[-1]
     code, _, err = nst(capsys, CONTENT, STYLE, "--steps", "many")
     assert code == 2 and "argument --steps: invalid int value: 'many'" in err
+    code, _, err = nst(capsys, CONTENT, STYLE, "--preset", "slow")
+    assert code == 2 and "argument --preset: invalid choice: 'slow'" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--arch", "vgg11"], "unknown architecture 'vgg11': choose one of vgg16, vgg19"),
+        (["--init", "zeros"], "unknown init 'zeros': choose one of content, noise"),
+        (["--optimizer", "sgd"], "unknown optimizer 'sgd': choose one of adam, lbfgs"),
+        (["--precision", "int8"], "unknown precision 'int8': choose one of float32, bfloat16"),
+        (["--time-budget", "0"], "time_budget must be greater than 0"),
+        (["--start-dim", "-4"], "start_dim must be a positive whole number of pixels"),
+    ],
+)
+def test_unknown_choices_list_the_valid_ones(capsys, option, message):
+    code, _, err = nst(capsys, CONTENT, STYLE, *option)
+    assert code == 1 and err == f"nst: error: {err[12:]}" and message in err
+
+
+def test_preset_fills_in_and_options_win():
+    from nst_helpers.cli import build_parser, settings_from_args
+
+    args = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--steps", "50"])
+    settings = settings_from_args(args)
+    assert settings.optimizer == "lbfgs" and settings.start_dim == 256
+    assert settings.steps == 50  # given explicitly: wins over the preset's 200
+    plain = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
+    assert plain.optimizer == "adam" and plain.start_dim is None and plain.max_dim == 512
 
 
 def test_module_and_console_script_entry_points(tmp_path):

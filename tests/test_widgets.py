@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -24,6 +25,17 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def choose_file(upload, name: str, data: bytes) -> None:
+    """Does what the browser side of a FileUpload widget does when the user picks a file."""
+    if hasattr(upload, "_counter"):  # ipywidgets 7.x: metadata and data, then a counter bump
+        upload.metadata = [{"name": name, "type": "image/png", "size": len(data)}]
+        upload.data = [data]
+        upload._counter += 1
+    else:  # ipywidgets 8.x: the value itself
+        chosen = {"name": name, "type": "image/png", "size": len(data), "content": data}
+        upload.value = ({**chosen, "last_modified": datetime.now(timezone.utc)},)
 
 
 @pytest.fixture(autouse=True)
@@ -101,11 +113,7 @@ def test_picker_defaults_load_the_bundled_images():
 def test_picker_upload_widget_then_dropdown():
     picker = widgets.ImagePicker("cat", "swirl")
     upload = picker.upload_buttons["content"]
-    image = gradient_image(30, 20)
-    # What the ipywidgets 7.7 front end does when a file is chosen.
-    upload.metadata = [{"name": "mine.png", "type": "image/png", "size": 10}]
-    upload.data = [png_bytes(image)]
-    upload._counter += 1
+    choose_file(upload, "mine.png", png_bytes(gradient_image(30, 20)))
     pair = picker.images()
     assert pair.content_name == "mine.png" and pair.content.size == (30, 20)
     assert "mine.png" in picker.labels["content"].value
@@ -128,9 +136,7 @@ def test_picker_colab_uploads(monkeypatch):
 def test_picker_bad_upload_is_reported_not_raised():
     picker = widgets.ImagePicker("cat", "swirl")
     upload = picker.upload_buttons["style"]
-    upload.metadata = [{"name": "broken.png", "type": "image/png", "size": 3}]
-    upload.data = [b"not a png"]
-    upload._counter += 1
+    choose_file(upload, "broken.png", b"not a png")
     assert "broken.png" in picker.labels["style"].value
     assert picker.images().style_name == "swirl"
 
@@ -202,7 +208,7 @@ def test_tweak_panel_run_button_fills_the_gallery(small_pair, tiny_extractor, ti
     assert run_settings["steps"] == 2 and run_settings["max_dim"] == 32
     assert not panel.run_button.disabled
     picture, label = panel.gallery_box.children[0].children
-    assert picture.value.startswith(b"\x89PNG") and label.value.startswith("α=1 β=100")
+    assert bytes(picture.value).startswith(b"\x89PNG") and label.value.startswith("α=1 β=100")
     panel.clear_button.click()
     assert panel.gallery == [] and panel.gallery_box.children == ()
 

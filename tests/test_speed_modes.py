@@ -1,0 +1,155 @@
+"""L-BFGS, coarse-to-fine levels, low precision, time budgets, presets and the memory check."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_helpers.errors import NSTError
+from nst_helpers.model import build_extractor, check_precision, resolve_precision
+from nst_helpers.optimize import check_memory, estimate_memory, stylize
+from nst_helpers.settings import Settings
+
+
+def test_lbfgs_lowers_the_loss_within_bounds(small_pair, tiny_extractor, tiny_settings):
+    result = stylize(
+        *small_pair,
+        tiny_settings,
+        extractor=tiny_extractor,
+        optimizer="lbfgs",
+        steps=12,
+        style_weight=100.0,
+    )
+    assert result.steps_done == 12  # every function evaluation counts as a step
+    assert min(result.history["total"]) < 0.5 * result.history["total"][0]
+    assert result.best_loss == min(result.history["total"])
+    pixels = np.asarray(result.best_image)
+    assert result.best_image.size == (32, 24) and pixels.std() > 0
+
+
+def test_lbfgs_interrupt_keeps_the_best(small_pair, tiny_extractor, tiny_settings):
+    def interrupt(event):
+        if event.step == 4:
+            raise KeyboardInterrupt
+
+    result = stylize(
+        *small_pair,
+        tiny_settings,
+        extractor=tiny_extractor,
+        optimizer="lbfgs",
+        steps=30,
+        callbacks=[interrupt],
+    )
+    assert result.stopped == "interrupted" and result.steps_done == 4
+
+
+def test_coarse_to_fine_levels(small_pair, tiny_extractor, tiny_settings):
+    settings = tiny_settings.replace(
+        max_dim=48, start_dim=24, level_steps=(5, 4, 3), preview_every=1
+    )
+    assert settings.levels() == [24, 34, 48]
+    events = []
+    result = stylize(*small_pair, settings, extractor=tiny_extractor, callbacks=[events.append])
+    assert [level["max_dim"] for level in result.levels] == settings.levels()
+    assert [level["steps"] for level in result.levels] == [5, 4, 3]
+    assert [e.level for e in events] == [0] * 5 + [1] * 4 + [2] * 3
+    assert [events[i].image.shape[1] for i in (0, 5, 9)] == [24, 34, 48]  # grow with the level
+    assert result.best_image.size == (48, 36)
+    assert result.best_step >= 9  # the best image comes from the final level
+
+
+def test_levels_and_step_split():
+    settings = Settings(max_dim=512, start_dim=256, steps=70)
+    assert settings.levels() == [256, 362, 512]
+    steps = settings.steps_per_level()
+    assert steps == [40, 20, 10]  # equal time per level: steps in proportion to 1 / size^2
+    assert Settings(max_dim=384, start_dim=256).levels() == [256, 384]
+    assert Settings(max_dim=256, start_dim=512).levels() == [256]  # start above the end: off
+    with pytest.raises(
+        NSTError,
+        match="level_steps has 2 values but the run has 3 levels "
+        r"\(256, 362, 512 px\)",
+    ):
+        Settings(max_dim=512, start_dim=256, level_steps=(5, 5))
+    with pytest.raises(NSTError, match="level_ratio must be greater than 1"):
+        Settings(level_ratio=1.0)
+
+
+def test_bfloat16_extractor_keeps_losses_float32(small_pair):
+    extractor = build_extractor("vgg16", None, ("block2_conv1",), ("block1_conv1",), "bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    content, style = extractor(tf.random.uniform((1, 16, 16, 3)))
+    assert content["block2_conv1"].dtype == tf.bfloat16
+    settings = Settings(
+        arch="vgg16",
+        weights=None,
+        max_dim=32,
+        steps=3,
+        precision="bfloat16",
+        content_layers=("block2_conv1",),
+        style_layers=("block1_conv1",),
+    )
+    result = stylize(*small_pair, settings, extractor=extractor)
+    assert all(np.isfinite(result.history["total"]))
+
+
+def test_precision_choices():
+    assert resolve_precision("auto") in ("float32", "bfloat16", "float16")
+    assert resolve_precision("float16") == "float16"
+    with pytest.raises(
+        NSTError, match="unknown precision 'half': choose one of float32, bfloat16, float16, auto"
+    ):
+        check_precision("half")
+
+
+def test_extractor_precision_must_match(small_pair, tiny_extractor, tiny_settings):
+    with pytest.raises(NSTError, match="does not match the settings.*bfloat16"):
+        stylize(*small_pair, tiny_settings.replace(precision="bfloat16"), extractor=tiny_extractor)
+
+
+def test_time_budget_ends_the_run_on_time(small_pair, tiny_extractor, tiny_settings):
+    start = time.perf_counter()
+    result = stylize(
+        *small_pair, tiny_settings.replace(time_budget=2.0, steps=100_000), extractor=tiny_extractor
+    )
+    assert result.stopped == "time budget"
+    assert result.steps_done > 5
+    assert time.perf_counter() - start < 2.0 + 3.0  # one step and the result's bookkeeping over
+
+
+def test_presets():
+    fast = Settings.preset("fast", max_dim=384)
+    assert (fast.optimizer, fast.start_dim, fast.precision, fast.max_dim) == (
+        "lbfgs",
+        256,
+        "auto",
+        384,
+    )
+    assert Settings.preset("tutorial").optimizer == "adam"
+    with pytest.raises(NSTError, match="unknown preset 'turbo': choose one of tutorial, fast"):
+        Settings.preset("turbo")
+
+
+def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
+    settings = Settings(arch="vgg19", max_dim=1024)
+    sizes = [estimate_memory(settings, side, side) for side in (256, 512, 1024)]
+    assert sizes == sorted(sizes) and sizes[2] > 2 * sizes[1]
+    assert estimate_memory(settings.replace(precision="bfloat16"), 1024, 1024) < sizes[2]
+    assert estimate_memory(settings.replace(optimizer="lbfgs"), 1024, 1024) > sizes[2]
+    assert check_memory(settings, 1024, 768, available=64 * 2**30) == estimate_memory(
+        settings, 1024, 768
+    )
+    with pytest.raises(
+        NSTError,
+        match=r"a 1024x768 px run with VGG19 \(float32, adam\) needs "
+        r"about \d+\.\d GiB of memory, but only 2\.0 GiB is available\. Use max_dim "
+        r"\(--max-dim\) (\d+) or less",
+    ) as caught:
+        check_memory(settings, 1024, 768, available=2 * 2**30)
+    fits = int(caught.value.args[0].split("--max-dim) ")[1].split()[0])
+    assert estimate_memory(settings, fits, fits * 3 // 4) <= 2 * 2**30
+    assert estimate_memory(settings, fits + 32, (fits + 32) * 3 // 4) > 2 * 2**30
