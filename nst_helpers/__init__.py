@@ -43,6 +43,15 @@ _EXPORTS = {
     "LivePreview": "display",
     "plot_losses": "display",
     "show_images": "display",
+    "sweep": "sweep",
+    "GifRecorder": "animation",
+    "contact_sheet": "animation",
+    "match_histogram": "color",
+    "transfer_luminance": "color",
+    "make_recipe": "recipe",
+    "read_recipe": "recipe",
+    "list_samples": "samples",
+    "sample_path": "samples",
 }
 
 __all__ = ["__version__", *_EXPORTS]

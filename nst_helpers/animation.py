@@ -91,6 +91,8 @@ class GifRecorder:
         """Writes the frames as a looping animated GIF, atomically, creating missing folders.
 
         Frames of other sizes (earlier coarse-to-fine levels) are resized to the last frame's.
+        Pillow merges identical consecutive frames into one shown for their summed time, so the
+        file may hold fewer frames than `len(self)` while playing just as long.
 
         Args:
             path: Output file, ending in .gif.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -31,7 +33,30 @@ SETTING_OPTIONS = [
     (("--start-dim",), "start_dim", int, "coarse-to-fine: first level's size in pixels"),
     (("--precision",), "precision", str, "float32, bfloat16, float16 or auto"),
     (("--time-budget",), "time_budget", float, "seconds for the whole run"),
+    (("--content-layers",), "content_layers", "names", "content layers, comma-separated"),
+    (("--style-layers",), "style_layers", "names", "style layers, comma-separated"),
+    (("--style-layer-weights",), "style_layer_weights", "numbers", "one weight per style layer"),
+    (("--style-blend",), "style_blend", "numbers", "weights of several style images, e.g. 0.7,0.3"),
+    (("--pooling",), "pooling", str, "max (as trained) or avg (smoother)"),
+    (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
+    (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
 ]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(value) for value in text.split(",") if value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}"
+        ) from None
+
+
+_TYPES = {"names": _names, "numbers": _numbers}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural style transfer: repaint CONTENT in the style of STYLE (Gatys et al.).",
         epilog="Offline? Use a local weights file: --arch vgg16 --weights path/to/vgg16.weights.h5",
     )
-    parser.add_argument("content", help="the photo to repaint")
-    parser.add_argument("style", help="the painting whose style to use")
+    parser.add_argument("content", nargs="?", help="the photo to repaint")
+    parser.add_argument("style", nargs="*", help="the painting(s) whose style to use")
     parser.add_argument("-o", "--output", default="stylized.png", help="output image, .png/.jpg/"
                         ".webp; missing folders are created (default: %(default)s)")  # fmt: skip
     parser.add_argument(
@@ -58,10 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "(fast: L-BFGS, coarse-to-fine, low precision where it helps)")  # fmt: skip
     for flags, name, kind, text in SETTING_OPTIONS:
         default = getattr(defaults, name)
-        parser.add_argument(*flags, dest=name, type=kind, default=argparse.SUPPRESS,
-                            help=f"{text} (default: {default})")  # fmt: skip
+        if isinstance(default, tuple):
+            default = ",".join(map(str, default))
+        parser.add_argument(
+            *flags,
+            dest=name,
+            type=_TYPES.get(kind, kind),
+            default=argparse.SUPPRESS,
+            help=f"{text} (default: {default})",
+        )
+    parser.add_argument("--mask", help="style only where this image is white (soft edge)")
+    parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
+                        "content-weight, style-weight or tv-weight as one batch; writes each "
+                        "image and a labelled contact sheet")  # fmt: skip
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save a snapshot every N steps (default: off)")  # fmt: skip
+    parser.add_argument("--gif", metavar="PATH", help="save an animation of the optimisation")
+    parser.add_argument("--gif-every", type=int, default=10, metavar="N",
+                        help="steps between GIF frames (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--recipe", metavar="PNG", help="print the recipe embedded in a result")
+    parser.add_argument("--rerun", metavar="PNG", help="run again from a result's recipe")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -69,8 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs `nst`; returns the exit code (0 success, 1 bad input, 3 diverged, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not (args.recipe or args.rerun) and not (args.content and args.style):
+        parser.error("the following arguments are required: content, style")
     try:
+        if args.recipe:
+            return _print_recipe(args.recipe)
         return _run(args)
     except NSTError as err:
         print(f"nst: error: {err}", file=sys.stderr)
@@ -83,7 +129,6 @@ def settings_from_args(args: argparse.Namespace):
 
     given = {name: getattr(args, name) for _, name, _, _ in SETTING_OPTIONS if hasattr(args, name)}
     given["weights"] = None if args.weights == "none" else args.weights
-    given["preview_every"] = args.save_every
     if args.save_every < 0:
         raise NSTError(
             f"--save-every must be 0 (off) or a positive number of steps, got {args.save_every}."
@@ -96,16 +141,34 @@ def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from nst_helpers import images
 
+    if args.rerun:
+        return _rerun(args)
     settings = settings_from_args(args)
     output = Path(args.output)
     images.output_format(output)
-    _refuse_overwriting_inputs(output, [Path(args.content), Path(args.style)])
-    content, style = images.load_image(args.content), images.load_image(args.style)
+    inputs = [args.content, *args.style] + ([args.mask] if args.mask else [])
+    _refuse_overwriting_inputs(output, [Path(path) for path in inputs])
+    content = images.load_image(args.content)
+    styles = [images.load_image(path) for path in args.style]
+    mask = images.load_image(args.mask) if args.mask else None
     images.ensure_writable_dir(output.parent)
+    if args.sweep:
+        return _run_sweep(args, settings, content, styles, output)
+    from nst_helpers.recipe import describe_input, make_recipe
 
+    extra = {"mask": describe_input(args.mask, "mask")} if args.mask else {}
+    recipe = make_recipe(settings, args.content, args.style, extra)
+    return _stylize_and_save(args, settings, (content, styles, mask), output, recipe)
+
+
+def _stylize_and_save(args, settings, inputs, output: Path, recipe: dict) -> int:
+    """Runs `stylize` with progress, snapshots and GIF; saves the best image with its recipe."""
+    from nst_helpers import images
     from nst_helpers.display import ProgressBar
     from nst_helpers.optimize import NonFiniteLossError, available_memory, estimate_memory, stylize
+    from nst_helpers.recipe import recipe_pnginfo
 
+    content, styles, mask = inputs
     width, height = images.scaled_size(content.size, settings.max_dim)
     if not args.quiet:
         free = available_memory()
@@ -116,22 +179,62 @@ def _run(args: argparse.Namespace) -> int:
             + (f" ({free / 2**30:.1f} GiB available)" if free else ""),
             file=sys.stderr,
         )
-    callbacks = [_snapshot_saver(output)] if args.save_every else []
+    callbacks = [_snapshot_saver(output, args.save_every)] if args.save_every else []
+    recorder = None
+    if args.gif:
+        from nst_helpers.animation import GifRecorder
+
+        if not str(args.gif).lower().endswith(".gif"):
+            raise NSTError(f"--gif needs a file name ending in .gif, got '{args.gif}'.")
+        _check_count(args.gif_every, "--gif-every")
+        recorder = GifRecorder(every=args.gif_every)
+        callbacks.append(recorder)
+    every = [n for n in (args.save_every, args.gif_every if args.gif else 0) if n]
+    settings = settings.replace(preview_every=math.gcd(*every) if every else 0)
+    pnginfo = recipe_pnginfo(recipe)
     with ProgressBar(desc=output.name, disable=args.quiet) as bar:
         try:
-            result = stylize(content, style, settings, callbacks=[bar, *callbacks])
+            result = stylize(content, styles, settings, mask=mask, callbacks=[bar, *callbacks])
         except NonFiniteLossError as err:
             bar.close()
-            images.save_image(err.result.best_image, output)
+            images.save_image(err.result.best_image, output, pnginfo=pnginfo)
             print(f"nst: error: {err} Saved it to {output}.", file=sys.stderr)
             return EXIT_NON_FINITE
-    images.save_image(result.best_image, output)
+    images.save_image(result.best_image, output, pnginfo=pnginfo)
+    if recorder is not None:
+        recorder.add_frame(result.best_image)  # the final look, after colour preservation
+        recorder.save(args.gif)
     size = f"{result.best_image.width}x{result.best_image.height}"
     print(f"wrote {output} ({size}): {result.summary()}")
     if result.stopped == "interrupted":
         print("nst: interrupted; the best image so far was saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def _run_sweep(args, settings, content, styles, output: Path) -> int:
+    from nst_helpers.animation import contact_sheet
+    from nst_helpers.display import ProgressBar
+    from nst_helpers.images import save_image
+    from nst_helpers.sweep import parse_sweep, sweep
+
+    if args.mask:
+        raise NSTError(
+            "--sweep and --mask can't be combined yet: run the masked variants one by one."
+        )
+    name, values = parse_sweep(args.sweep)
+    label = name.replace("_", "-")
+    with ProgressBar(desc=f"{output.name} sweep", disable=args.quiet) as bar:
+        results = sweep(content, styles, settings, name, values, callbacks=[bar])
+    labels = [f"{label} {value:g}" for value in values]
+    for result, value in zip(results, values, strict=True):
+        path = output.with_name(f"{output.stem}_{label}_{value:g}{output.suffix}")
+        save_image(result.best_image, path)
+    save_image(contact_sheet([r.best_image for r in results], labels), output)
+    seconds = results[0].seconds["optimise"]
+    print(f"wrote {output} (contact sheet) and {len(results)} images: {len(results)} variants of "
+          f"{label} in one batch, {results[0].steps_done} steps in {seconds:.1f} s")  # fmt: skip
+    return EXIT_INTERRUPTED if results[0].stopped == "interrupted" else 0
 
 
 def _refuse_overwriting_inputs(output: Path, inputs: list[Path]) -> None:
@@ -146,15 +249,61 @@ def _refuse_overwriting_inputs(output: Path, inputs: list[Path]) -> None:
             )
 
 
-def _snapshot_saver(output: Path):
+def _snapshot_saver(output: Path, every: int):
     from nst_helpers.images import save_image
 
     def save(event) -> None:
-        if event.image is not None and event.step < event.steps:
+        if event.image is not None and event.step % every == 0 and event.step < event.steps:
             name = f"{output.stem}_{event.step:05d}{output.suffix}"
             save_image(event.image, output.with_name(name))
 
     return save
+
+
+def _check_count(value: int, flag: str) -> None:
+    if value <= 0:
+        raise NSTError(f"{flag} must be a positive number of steps, got {value}.")
+
+
+def _print_recipe(path: str) -> int:
+    from nst_helpers.recipe import read_recipe
+
+    print(json.dumps(read_recipe(path), indent=2))
+    return 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    """Runs again from the recipe in a result PNG, refusing if an input changed."""
+    from nst_helpers import images
+    from nst_helpers.recipe import check_inputs, input_paths, read_recipe, settings_from_recipe
+
+    recipe = read_recipe(args.rerun)
+    problems = check_inputs(recipe)
+    mask_entry = recipe.get("options", {}).get("mask")
+    if mask_entry and Path(mask_entry["absolute"]).is_file():
+        from nst_helpers.recipe import file_sha256
+
+        if file_sha256(mask_entry["absolute"]) != mask_entry["sha256"]:
+            problems.append(f"mask '{mask_entry['name']}' has changed since the recipe was made.")
+    elif mask_entry:
+        problems.append(f"mask '{mask_entry['name']}' is missing: expected at "
+                        f"'{mask_entry['absolute']}'.")  # fmt: skip
+    if problems:
+        raise NSTError(f"can't rerun '{args.rerun}': {' '.join(problems)}")
+    settings = settings_from_recipe(recipe)
+    paths = input_paths(recipe)
+    source = Path(args.rerun)
+    output = source.with_name(f"{source.stem}_rerun.png") if args.output == "stylized.png" else (
+        Path(args.output))  # fmt: skip
+    images.output_format(output)
+    inputs = [source, paths["content"], *paths["styles"]]
+    _refuse_overwriting_inputs(output, inputs)
+    content = images.load_image(paths["content"])
+    styles = [images.load_image(p) for p in paths["styles"]]
+    mask = images.load_image(mask_entry["absolute"]) if mask_entry else None
+    images.ensure_writable_dir(output.parent)
+    # The same recipe goes into the new file: same inputs and settings give the same bytes.
+    return _stylize_and_save(args, settings, (content, styles, mask), output, recipe)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from nst_helpers import color
 from nst_helpers import images as imgs
 from nst_helpers import losses as L
 from nst_helpers.errors import NSTError
@@ -402,6 +403,8 @@ def stylize(
     if not styles:
         raise NSTError("no style image given: pass at least one.")
     style_imgs = [as_image(s, "style") for s in styles]
+    if settings.preserve_colors == "histogram":  # Gatys et al. 2017: recolour the style first
+        style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else as_image(mask, "mask")
     extractor = matching_extractor(extractor, settings)
@@ -423,7 +426,11 @@ def stylize(
         image = _optimise_level(run, extractor, inputs, image, level, size, steps)
         if run.stopped != "finished":
             break
-    return run.result(image, final_size=imgs.scaled_size(content_img.size, settings.max_dim))
+    result = run.result(image, final_size=imgs.scaled_size(content_img.size, settings.max_dim))
+    if settings.preserve_colors == "luminance":  # the result's luminance, the photo's colours
+        result.image = color.transfer_luminance(result.image, content_img)
+        result.best_image = color.transfer_luminance(result.best_image, content_img)
+    return result
 
 
 def _has_gpu() -> bool:

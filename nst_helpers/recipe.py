@@ -62,8 +62,8 @@ def make_recipe(
         A dict that `json.dumps` accepts (see the module docstring for its layout).
 
     Raises:
-        NSTError: An input is missing or not an image, no style is given, or an extra value
-            cannot be written as JSON.
+        NSTError: An input is not a path, is missing or not an image, no style is given, or an
+            extra value cannot be written as JSON.
 
     Example:
         >>> recipe = make_recipe(Settings(), "cat.jpg", ["swirl.jpg"])  # doctest: +SKIP
@@ -104,8 +104,13 @@ def describe_input(path: str | os.PathLike, what: str = "input") -> dict:
         EXIF orientation, as `images.load_image` gives it.
 
     Raises:
-        NSTError: The file is missing, a folder, or not an image.
+        NSTError: `path` is not a path, or the file is missing, a folder, or not an image.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise NSTError(
+            f"a recipe records image files: the {what} must be a file path, got "
+            f"{type(path).__name__}. Save the image to a file first."
+        )
     path = Path(path)
     _check_file(path, what)
     return {

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nst_helpers import images as imgs
+from nst_helpers.color import check_preserve_colors
 from nst_helpers.errors import NSTError
 from nst_helpers.model import (
     DEFAULT_CONTENT_LAYERS,
@@ -71,6 +72,8 @@ class Settings:
             matrices (normalised to sum to 1; default: equal).
         pooling: "max" (as trained) or "avg" (Gatys et al.: smoother, rescaled to keep the
             activations' size).
+        preserve_colors: "none" (the style's colours), "luminance" (keep the photo's colours in
+            the result) or "histogram" (recolour the style image to the photo's first).
         ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
             is then the average, which removes step-to-step noise without blurring.
     """
@@ -99,6 +102,7 @@ class Settings:
     style_blend: tuple[float, ...] | None = None
     pooling: str = "max"
     ema: float = 0.0
+    preserve_colors: str = "none"
 
     @classmethod
     def preset(cls, name: str, **changes) -> Settings:
@@ -180,6 +184,7 @@ class Settings:
             raise NSTError(
                 f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}."
             )
+        self.preserve_colors = check_preserve_colors(self.preserve_colors)
         _check_weight(self.ema, "ema")
         if self.ema >= 1:
             raise NSTError(

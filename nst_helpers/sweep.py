@@ -6,8 +6,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-import numpy as np
-
 from nst_helpers import images as imgs
 from nst_helpers import losses as L
 from nst_helpers.errors import NSTError
@@ -16,9 +14,9 @@ from nst_helpers.optimize import (
     Event,
     Result,
     as_image,
-    matching_extractor,
     initial_image,
     make_targets,
+    matching_extractor,
     peak_memory,
     prepare_images,
 )

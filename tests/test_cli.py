@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -161,3 +162,103 @@ def test_module_and_console_script_entry_points(tmp_path):
         "nst: error: image file not found: 'missing.jpg'. Check the path and spelling."
     )
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.real_weights
+def test_several_styles_mask_layers_and_pooling(tmp_path, capsys, weights_path):
+    mask = tmp_path / "mask.png"
+    Image.new("L", (40, 20), 255).save(mask)
+    output = tmp_path / "blend.png"
+    brush = ROOT / "images" / "style" / "brush.jpg"
+    code, out, err = nst(capsys, CONTENT, STYLE, brush, "-o", output, "--style-blend", "0.7,0.3",
+                         "--mask", mask,
+                         "--arch", "vgg16", "--weights", weights_path, "--max-dim", 48, "--steps",
+                         2, "--style-layers", "block1_conv1,block2_conv1", "--content-layers",
+                         "block3_conv2", "--style-layer-weights", "2,1", "--pooling", "avg",
+                         "--ema", "0.9", "-q")  # fmt: skip
+    assert code == 0, err
+    assert out.startswith(f"wrote {output} (48x32)")
+
+
+@pytest.mark.real_weights
+def test_sweep_writes_each_variant_and_a_contact_sheet(tmp_path, capsys, weights_path):
+    output = tmp_path / "sweep.png"
+    code, out, err = nst(capsys, CONTENT, STYLE, "-o", output, "--sweep", "style-weight=1,100",
+                         "--arch", "vgg16", "--weights", weights_path, "--max-dim", 48, "--steps",
+                         2, "-q")  # fmt: skip
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["sweep.png", "sweep_style-weight_1.png", "sweep_style-weight_100.png"]
+    assert "2 variants of style-weight in one batch" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--style-blend", "0.5,0.5,0.5"], "style_blend has 3 weights but 1 style images"),
+        (["--style-layers", "block1_conv1,conv9"], "unknown style layer 'conv9' for VGG19"),
+        (["--style-layer-weights", "1,2"], "style_layer_weights has 2 values but there are 5"),
+        (["--pooling", "min"], "unknown pooling 'min': choose one of max, avg"),
+        (["--ema", "1.5"], "ema must be below 1"),
+        (["--sweep", "lr=1,2"], "write NAME=V1,V2,... with NAME one of content-weight"),
+        (["--mask", "nomask.png"], "image file not found: 'nomask.png'"),
+    ],
+)
+def test_control_errors(tmp_path, capsys, args, message):
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none", "-q",
+                       "--max-dim", 32, *args)  # fmt: skip
+    assert code == 1 and message in err, err
+    assert "Traceback" not in err
+
+
+def test_list_options_reject_bad_numbers(capsys):
+    code, _, err = nst(capsys, CONTENT, STYLE, "--style-blend", "a,b")
+    assert code == 2 and "expected comma-separated numbers such as 0.7,0.3, got 'a,b'" in err
+
+
+@pytest.mark.real_weights
+def test_recipe_and_byte_identical_rerun(tmp_path, capsys, weights_path):
+    output = tmp_path / "first.png"
+    gif = tmp_path / "paint.gif"
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", output, "--arch", "vgg16", "--weights",
+                       weights_path, "--max-dim", 48, "--steps", 4, "--seed", 7, "--gif", gif,
+                       "--gif-every", 2, "--preserve-colors", "luminance", "-q")  # fmt: skip
+    assert code == 0, err
+    with Image.open(gif) as animation:
+        assert animation.n_frames >= 2 and max(animation.size) == 48
+    code, out, _ = nst(capsys, "--recipe", output)
+    recipe = json.loads(out)
+    assert code == 0 and recipe["settings"]["seed"] == 7
+    assert recipe["settings"]["preserve_colors"] == "luminance"
+    assert recipe["inputs"]["content"]["name"] == "cat.jpg"
+    code, out, err = nst(capsys, "--rerun", output, "-q")
+    assert code == 0, err
+    rerun = tmp_path / "first_rerun.png"
+    assert out.startswith(f"wrote {rerun}")
+    assert rerun.read_bytes() == output.read_bytes()  # same recipe, same pixels, same file
+
+
+def test_rerun_refuses_changed_inputs(tmp_path, capsys):
+    from nst_helpers.images import save_image
+    from nst_helpers.recipe import make_recipe, recipe_pnginfo
+    from nst_helpers.settings import Settings
+
+    content = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), "red").save(content)
+    result = tmp_path / "result.png"
+    recipe = make_recipe(Settings(weights=None), content, [STYLE])
+    save_image(Image.new("RGB", (40, 30)), result, pnginfo=recipe_pnginfo(recipe))
+    Image.new("RGB", (40, 30), "blue").save(content)  # the photo changed since
+    code, _, err = nst(capsys, "--rerun", result)
+    assert code == 1
+    assert "can't rerun" in err and "content image 'photo.png' has changed" in err
+    code, _, err = nst(capsys, "--recipe", CONTENT)
+    assert code == 1 and "has no nst recipe" in err
+
+
+def test_missing_positionals_and_bad_gif(tmp_path, capsys):
+    code, _, err = nst(capsys, CONTENT)
+    assert code == 2 and "the following arguments are required: content, style" in err
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none",
+                       "--gif", tmp_path / "anim.mp4", "--max-dim", 32)  # fmt: skip
+    assert code == 1 and "--gif needs a file name ending in .gif" in err

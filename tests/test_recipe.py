@@ -59,6 +59,9 @@ def settings() -> Settings:
         start_dim=32,
         level_steps=(3,) * levels,
         time_budget=1.5,
+        style_blend=(0.7, 0.3),
+        pooling="avg",
+        ema=0.9,
     )
 
 
@@ -200,6 +203,11 @@ def test_missing_folder_and_non_image_inputs_are_refused(inputs, tmp_path):
     text.write_text("not an image")
     with pytest.raises(NSTError, match="style image 1 '.*notes.txt' is not an image Pillow can"):
         make_recipe(Settings(), content, [text])
+
+
+def test_images_in_memory_are_refused(inputs):
+    with pytest.raises(NSTError, match="the content image must be a file path, got Image. Save"):
+        make_recipe(Settings(), gradient_image(4, 4), inputs[1])
 
 
 def test_no_style_is_refused(inputs):
