@@ -13,6 +13,8 @@ benchmarks/side_by_side_<setting>.png):
    then runs on the same pair, network, weights and objective until its image, evaluated at the
    full size in float32, reaches that loss. Evaluation time is not counted; all modes run side by
    side in one process on the same machine.
+   A mode that has not reached the target after a quarter of the plain loop's time is stopped
+   and reported without a time (it is then less than 4x faster).
 2. Speed. Seconds per step at 256, 512 and 1024 px for VGG16 and VGG19 (random weights are fine
    for timing), float32 and bfloat16, the achieved GFLOP/s and each configuration's peak memory
    (each in its own process, so the peak is its own).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -83,8 +86,9 @@ class TargetWatch:
     """A `stylize` callback: evaluates preview images at full size in float32, off the clock,
     and stops the run (as Ctrl-C would) once the target loss is reached."""
 
-    def __init__(self, evaluate, target: float, final_level: int):
+    def __init__(self, evaluate, target: float, final_level: int, give_up: float = math.inf):
         self.evaluate = evaluate
+        self.give_up = give_up  # seconds: stop a mode that is clearly not going to win
         self.target = target
         self.final_level = final_level
         self.eval_seconds = 0.0
@@ -93,6 +97,8 @@ class TargetWatch:
         self.trace: list[tuple[float, float]] = []
 
     def __call__(self, event) -> None:
+        if event.elapsed - self.eval_seconds > self.give_up:
+            raise KeyboardInterrupt
         if event.image is None or event.level != self.final_level or self.reached:
             return
         clock = event.elapsed - self.eval_seconds  # the run's own time, without evaluations
@@ -110,7 +116,6 @@ def modes(setting: dict) -> dict[str, dict]:
     """The library's modes, as Settings changes (same objective: layers and loss weights)."""
     start = setting["start_dim"]
     return {
-        "adam (library default)": {"optimizer": "adam", "steps": setting["plain_steps"]},
         "lbfgs": {"optimizer": "lbfgs", "steps": setting["plain_steps"]},
         "lbfgs + coarse-to-fine": {
             "optimizer": "lbfgs",
@@ -123,7 +128,7 @@ def modes(setting: dict) -> dict[str, dict]:
             "level_steps": _level_steps(setting),
             "precision": "bfloat16",
         },
-        "preset fast": {"preset": "fast", "start_dim": start},
+        "preset fast (as a user runs it)": {"preset": "fast", "start_dim": start},
     }
 
 
@@ -131,8 +136,8 @@ def _level_steps(setting: dict) -> tuple[int, ...]:
     from nst_helpers.settings import Settings
 
     levels = Settings(max_dim=setting["max_dim"], start_dim=setting["start_dim"]).levels()
-    # Most evaluations at the cheap coarse levels, and an open budget at the final size.
-    return (*[100] * (len(levels) - 1), setting["plain_steps"])
+    # A fixed budget at each cheap coarse level, and an open one at the final size.
+    return (*[50] * (len(levels) - 1), setting["plain_steps"])
 
 
 def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
@@ -175,7 +180,7 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
             else base.replace(**changes)
         )
         extractor = fp32 if settings.precision == "float32" else None
-        watch = TargetWatch(evaluate, target, len(settings.levels()) - 1)
+        watch = TargetWatch(evaluate, target, len(settings.levels()) - 1, plain_seconds / 4)
         settings = settings.replace(preview_every=3)
         print(f"{name}: levels {settings.levels()} ...", flush=True)
         result = stylize(CONTENT, STYLE, settings, extractor=extractor, callbacks=[watch])
@@ -190,8 +195,11 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
                 "ratio": plain_seconds / reached[0] if reached else float("nan"),
             }
         )
-        if name == "preset fast" and watch.image is not None:
-            images["fast"] = watch.image
+        if name.startswith("preset fast"):
+            images["fast"] = watch.image if watch.image is not None else np.asarray(
+                result.best_image, dtype=np.float32) / 255.0  # fmt: skip
+            images["fast_label"] = "preset fast, at the same loss" if watch.image is not None else (
+                "preset fast, its final image")  # fmt: skip
     _side_by_side(images, setting_name, tensor_to_image)
     return rows, {"target": target, "plain_seconds": plain_seconds}
 
@@ -205,7 +213,7 @@ def _side_by_side(images: dict, setting_name: str, tensor_to_image) -> None:
 
     pictures = [("plain tutorial loop", images["plain"])]
     if "fast" in images:
-        pictures.append(("preset fast, at the same loss", images["fast"]))
+        pictures.append((images["fast_label"], images["fast"]))
     tiles = [tensor_to_image(array) for _, array in pictures]
     width = sum(t.width for t in tiles) + 10 * (len(tiles) - 1)
     sheet = Image.new("RGB", (width, tiles[0].height + 24), "white")
@@ -299,13 +307,57 @@ def speed_table(sizes, archs, precisions) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# 3. Controls: a sweep as one batch vs separate runs; the moving average of the iterates
+# ---------------------------------------------------------------------------------------------
+def controls(weights: str, size: int = 256, steps: int = 60) -> list[dict]:
+    from nst_helpers.images import image_to_tensor
+    from nst_helpers.model import build_extractor
+    from nst_helpers.optimize import compute_losses, make_targets, prepare_images, stylize
+    from nst_helpers.settings import Settings
+    from nst_helpers.sweep import sweep
+
+    settings = Settings(arch="vgg16", weights=weights, max_dim=size, steps=steps, preview_every=0)
+    extractor = build_extractor("vgg16", weights)
+    values = [1.0, 10.0, 100.0]
+    rows = []
+    tick = time.perf_counter()
+    for value in values:
+        stylize(CONTENT, STYLE, settings.replace(style_weight=value), extractor=extractor)
+    separate = time.perf_counter() - tick
+    tick = time.perf_counter()
+    sweep(CONTENT, STYLE, settings, "style_weight", values, extractor=extractor)
+    batched = time.perf_counter() - tick
+    rows.append({"what": f"sweep of 3 style weights, {steps} steps at {size} px: separate runs",
+                 "value": f"{separate:.1f} s"})  # fmt: skip
+    rows.append({"what": "the same as one batch (--sweep)",
+                 "value": f"{batched:.1f} s ({separate / batched:.2f}x faster)"})  # fmt: skip
+    long = settings.replace(steps=4 * steps)
+    content_img, style_img = prepare_images(CONTENT, STYLE, long)
+    targets = make_targets(extractor, image_to_tensor(content_img), image_to_tensor(style_img))
+    for decay in (0.0, 0.95):
+        result = stylize(CONTENT, STYLE, long.replace(ema=decay), extractor=extractor)
+        losses = compute_losses(extractor, image_to_tensor(result.best_image), *targets, long)
+        rows.append({
+            "what": f"Adam, {long.steps} steps at {size} px, ema {decay}: the saved image's",
+            "value": f"total loss {float(losses['total']):.4f}, TV {float(losses['tv']):.4f}",
+        })  # fmt: skip
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
 def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     head = "| " + " | ".join(title for title, _, _ in columns) + " |"
     rule = "|" + "|".join(" --- " for _ in columns) + "|"
+
+    def cell(value, fmt: str) -> str:
+        if isinstance(value, float) and math.isnan(value):
+            return "not reached"
+        return format(value, fmt)
+
     body = [
-        "| " + " | ".join(format(row[key], fmt) for _, key, fmt in columns) + " |" for row in rows
+        "| " + " | ".join(cell(row[key], fmt) for _, key, fmt in columns) + " |" for row in rows
     ]
     return "\n".join([head, rule, *body])
 
@@ -342,7 +394,8 @@ def main() -> None:
     parser.add_argument("--setting", choices=SETTINGS, default="quick")
     parser.add_argument("--weights", default=os.environ.get("NST_WEIGHTS", str(DEFAULT_WEIGHTS)))
     parser.add_argument("--skip-speed", action="store_true", help="only the time-to-quality table")
-    parser.add_argument("--skip-quality", action="store_true", help="only the speed table")
+    parser.add_argument("--skip-quality", action="store_true", help="no time-to-quality table")
+    parser.add_argument("--skip-controls", action="store_true", help="no sweep/EMA table")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -371,6 +424,11 @@ def main() -> None:
         table = markdown_table(rows, SPEED_COLUMNS)
         print(table)
         sections += ["## Seconds per step, throughput and peak memory\n", table + "\n"]
+    if not args.skip_controls:
+        rows = controls(args.weights)
+        table = markdown_table(rows, [("measurement", "what", "s"), ("result", "value", "s")])
+        print(table)
+        sections += ["## Sweeps and the moving average\n", table + "\n"]
     sections.append(f"Benchmark wall time: {(time.time() - started) / 60:.1f} min.\n")
     name = "RESULTS.md" if args.setting == "full" else f"RESULTS_{args.setting}.md"
     out = ROOT / "benchmarks" / name

@@ -30,7 +30,7 @@ POOLINGS = ("max", "avg")
 
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32"},
-    "fast": {"optimizer": "lbfgs", "start_dim": 256, "precision": "auto", "steps": 200},
+    "fast": {"optimizer": "lbfgs", "start_dim": 256, "precision": "auto", "steps": 300},
 }
 
 
@@ -212,17 +212,19 @@ class Settings:
         return [*sizes, self.max_dim]
 
     def steps_per_level(self) -> list[int]:
-        """Steps for each level: `level_steps`, or `steps` split into equal-time shares.
+        """Steps for each level: `level_steps`, or `steps` split between the levels.
 
-        A level's step costs about its pixel count, so each level gets steps in proportion to
-        1 / size**2 (a 256 px level gets four times the steps of a 512 px one).
+        The final size decides the result, so it gets half of `steps`; the coarse levels, which
+        only prepare a good start, share the other half equally. One level gets all the steps.
         """
         if self.level_steps is not None:
             return list(self.level_steps)
-        sizes = self.levels()
-        inverse_cost = [1.0 / size**2 for size in sizes]
-        shares = [self.steps * c / sum(inverse_cost) for c in inverse_cost]
-        return [max(1, round(share)) for share in shares]
+        coarse = len(self.levels()) - 1
+        if coarse == 0:
+            return [self.steps]
+        final = max(1, self.steps - self.steps // 2)
+        each = max(1, (self.steps - final) // coarse)
+        return [each] * coarse + [final]
 
     def replace(self, **changes) -> Settings:
         """Returns a copy with some fields changed (and checked)."""

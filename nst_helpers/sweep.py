@@ -129,11 +129,13 @@ def sweep(
         for index in range(settings.steps):
             per_item, before = step()
             values_now = {n: per_item[n].numpy() for n in LOSS_NAMES}
+            improved = [b for b in range(batch) if values_now["total"][b] < best[b][0]]
+            before_np = before.numpy() if improved else None  # one copy for the whole batch
             for b in range(batch):
                 for n in LOSS_NAMES:
                     histories[b][n].append(float(values_now[n][b]))
-                if values_now["total"][b] < best[b][0]:
-                    best[b] = (float(values_now["total"][b]), index, before[b].numpy())
+            for b in improved:
+                best[b] = (float(values_now["total"][b]), index, before_np[b].copy())
             event = Event(index + 1, settings.steps, {n: histories[0][n][-1] for n in LOSS_NAMES},
                           time.perf_counter() - loop_start)  # fmt: skip
             for callback in callbacks:

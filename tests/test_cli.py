@@ -143,7 +143,7 @@ def test_preset_fills_in_and_options_win():
     args = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--steps", "50"])
     settings = settings_from_args(args)
     assert settings.optimizer == "lbfgs" and settings.start_dim == 256
-    assert settings.steps == 50  # given explicitly: wins over the preset's 200
+    assert settings.steps == 50  # given explicitly: wins over the preset's 300
     plain = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
     assert plain.optimizer == "adam" and plain.start_dim is None and plain.max_dim == 512
 

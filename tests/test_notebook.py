@@ -2,7 +2,7 @@
 
 The run test executes the notebook with nbclient in a kernel on this interpreter, with the
 environment variables of its parameters cell set for a quick VGG16 run on the real weights, and
-checks the image it saves. On 2 CPU cores it takes about a minute.
+checks the files it saves. On 2 CPU cores it takes about a minute.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ NOTEBOOK = ROOT / "notebooks" / "neural_style_transfer.ipynb"
 # The notebook's default pair (CONTENT and STYLE in its parameters cell).
 CONTENT, STYLE = ROOT / "images" / "content" / "cat.jpg", ROOT / "images" / "style" / "swirl.jpg"
 FAST_MAX_DIM = 96  # the notebook's MAX_DIM when NST_FAST is set
+FAST_PREVIEW_DIM = 64  # its PREVIEW.max_dim then
+# Everything the notebook writes into its output folder (NST_OUTPUT_DIR), and nothing else.
+OUTPUT_FILES = ["mask.png", "progress.gif", "quick_preview.png", "result.png"]
 
 # Runs first, in the notebook's kernel: our own warnings (package or notebook code) become errors.
 PRELUDE = f"""
@@ -126,6 +129,22 @@ def test_notebook_runs_top_to_bottom(tmp_path, weights_path, monkeypatch):
         result = saved.convert("RGB")
     assert max(result.size) == FAST_MAX_DIM
     check_result_is_stylised(result, weights_path)
+    check_demo_outputs(out)
+
+
+def check_demo_outputs(out: Path) -> None:
+    """The "Go further" demos saved an animated GIF, a PNG that carries its recipe, and a mask."""
+    from nst_helpers.recipe import read_recipe
+
+    assert sorted(p.name for p in out.iterdir()) == OUTPUT_FILES
+    with Image.open(out / "progress.gif") as gif:
+        assert gif.format == "GIF" and gif.n_frames > 1
+    recipe = read_recipe(out / "quick_preview.png")
+    assert recipe["settings"]["max_dim"] == FAST_PREVIEW_DIM
+    assert recipe["inputs"]["content"]["name"] == CONTENT.name
+    assert [entry["name"] for entry in recipe["inputs"]["styles"]] == [STYLE.name]
+    with Image.open(out / "mask.png") as mask:
+        assert mask.mode == "L" and mask.getextrema() == (0, 255)
 
 
 def check_result_is_stylised(result: Image.Image, weights_path: Path) -> None:

@@ -65,8 +65,8 @@ def test_coarse_to_fine_levels(small_pair, tiny_extractor, tiny_settings):
 def test_levels_and_step_split():
     settings = Settings(max_dim=512, start_dim=256, steps=70)
     assert settings.levels() == [256, 362, 512]
-    steps = settings.steps_per_level()
-    assert steps == [40, 20, 10]  # equal time per level: steps in proportion to 1 / size^2
+    assert settings.steps_per_level() == [17, 17, 35]  # half for the final size
+    assert Settings(max_dim=512, steps=70).steps_per_level() == [70]
     assert Settings(max_dim=384, start_dim=256).levels() == [256, 384]
     assert Settings(max_dim=256, start_dim=512).levels() == [256]  # start above the end: off
     with pytest.raises(
