@@ -39,7 +39,7 @@ def smooth_noise(rng: np.random.Generator, size: int, octaves: Sequence[int]) ->
     total = np.zeros((size, size), np.float32)
     for i, cells in enumerate(octaves):
         grid = rng.random((cells, cells), dtype=np.float32)
-        layer = Image.fromarray(grid, mode="F").resize((size, size), Image.BICUBIC)
+        layer = Image.fromarray(grid).resize((size, size), Image.BICUBIC)
         total += np.asarray(layer) / (i + 1)
     total -= total.min()
     return total / max(float(total.max()), 1e-6)
@@ -68,7 +68,7 @@ def jitter(color: np.ndarray, rng: np.random.Generator, amount: float) -> Color:
 
 def to_image(array: np.ndarray) -> Image.Image:
     """Convert a float RGB array in 0..255 to a Pillow image."""
-    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
 
 
 def canvas_grain(image: Image.Image, rng: np.random.Generator, strength: float) -> Image.Image:

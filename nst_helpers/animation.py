@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,21 +121,15 @@ class GifRecorder:
             f if f.size == size else f.resize(size, Image.Resampling.LANCZOS) for f in self._frames
         ]
         imgs.ensure_writable_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                frames[0].save(
-                    handle,
-                    format="GIF",
-                    save_all=True,
-                    append_images=frames[1:],
-                    duration=durations,
-                    loop=0,  # repeat forever
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with imgs.atomic_write(path) as handle:
+            frames[0].save(
+                handle,
+                format="GIF",
+                save_all=True,
+                append_images=frames[1:],
+                duration=durations,
+                loop=0,  # repeat forever
+            )
         return path
 
 

@@ -94,7 +94,7 @@ def match_histogram(source: Image.Image, reference: Image.Image) -> Image.Image:
     src = np.asarray(_rgb(source, "source"))  # (H, W, 3) uint8
     ref = np.asarray(_rgb(reference, "reference"))  # (h, w, 3) uint8
     matched = np.stack([_match_channel(src[..., c], ref[..., c]) for c in range(3)], axis=-1)
-    return Image.fromarray(matched, mode="RGB")
+    return Image.fromarray(matched)
 
 
 def _match_channel(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -207,4 +207,4 @@ def _to_ycbcr(img: Image.Image) -> np.ndarray:
 def _from_ycbcr(ycbcr: np.ndarray) -> Image.Image:
     """Float (H, W, 3) Y, Cb, Cr -> RGB image, rounded once and clipped to the RGB cube."""
     rgb = (ycbcr - _CHROMA_OFFSET) @ _YCBCR_TO_RGB.T
-    return Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))

@@ -1,17 +1,24 @@
-"""Showing a run: progress bar, live preview, loss curves and side-by-side figures.
+"""Figures and progress: progress bar, live preview, loss curves, side-by-side images, and the
+tutorial's one-off figures (colour statistics, feature maps, Gram matrices).
 
-Everything here consumes the `Event`s that `stylize` emits, so the CLI, the notebook and the tests
-watch a run the same way. Matplotlib, tqdm and IPython are imported only when used.
+The progress bar and the live preview consume the `Event`s that `stylize` emits, so the CLI, the
+notebook and the tests watch a run the same way. Matplotlib, tqdm and IPython are imported only
+when used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from nst_helpers.images import tensor_to_image
-from nst_helpers.optimize import LOSS_NAMES, Event
+from nst_helpers.settings import LOSS_NAMES
+
+if TYPE_CHECKING:  # TensorFlow loads only when a run starts
+    from nst_helpers.optimize import Event
 
 
 class ProgressBar:
@@ -99,7 +106,9 @@ def plot_losses(history: Mapping[str, Sequence[float]], ax=None, title: str = "L
     for name in LOSS_NAMES:
         values = np.asarray(history[name], dtype=float)
         if values.size and np.any(values > 0):
-            ax.plot(steps, values, label=name, linewidth=2.2 if name == "total" else 1.4)
+            # A log axis can't show 0 (the content loss of the first step): leave a gap there.
+            shown = np.where(values > 0, values, np.nan)
+            ax.plot(steps, shown, label=name, linewidth=2.2 if name == "total" else 1.4)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (weighted terms are not shown weighted)")
@@ -139,5 +148,142 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, size: flo
         ax.imshow(picture)
         ax.set_title(f"{title}\n{picture.width}x{picture.height} px" if title else "")
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def colour_palette(
+    image: Image.Image, colours: int = 8
+) -> list[tuple[tuple[int, int, int], float]]:
+    """The main colours of an image and the share of pixels each covers, most common first.
+
+    Uses Pillow's median-cut quantisation.
+
+    Args:
+        image: An RGB image.
+        colours: How many colours at most (default 8).
+
+    Returns:
+        [((r, g, b), fraction of the pixels)], fractions summing to 1.
+
+    Example:
+        >>> colour_palette(Image.new("RGB", (4, 4), (255, 0, 0)))
+        [((255, 0, 0), 1.0)]
+    """
+    quantised = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
+    palette = quantised.getpalette() or []
+    counts = sorted(quantised.getcolors(maxcolors=256) or [], reverse=True)  # [(count, index)]
+    total = sum(count for count, _ in counts)
+    return [(tuple(palette[3 * index : 3 * index + 3]), count / total) for count, index in counts]
+
+
+def plot_colour_stats(
+    images: Sequence[Image.Image], titles: Sequence[str], colours: int = 8, size: float = 3.0
+):
+    """Shows each image's red, green and blue histograms above its colour palette.
+
+    Args:
+        images: RGB images.
+        titles: One title per image.
+        colours: Palette size.
+        size: Width of each column in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        2,
+        len(images),
+        figsize=(size * len(images) + 0.5, size * 1.1),
+        gridspec_kw={"height_ratios": [3, 1]},
+        squeeze=False,
+    )
+    for column, (image, title) in enumerate(zip(images, titles, strict=True)):
+        pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
+        hist_ax, palette_ax = axes[0, column], axes[1, column]
+        for channel, colour in enumerate(("red", "green", "blue")):
+            counts = np.bincount(pixels[..., channel].ravel(), minlength=256)
+            hist_ax.plot(counts / counts.sum(), color=colour, linewidth=1.2, label=colour)
+        hist_ax.set_title(f"{title}: colour histograms")
+        hist_ax.set_xlim(0, 255)
+        hist_ax.set_xlabel("value")
+        hist_ax.set_yticks([])
+        left = 0.0
+        for rgb, share in colour_palette(image, colours):
+            palette_ax.barh(0, share, left=left, color=np.array(rgb) / 255.0, height=1.0)
+            left += share
+        palette_ax.set_xlim(0, 1)
+        palette_ax.axis("off")
+        palette_ax.set_title(f"{colours} main colours, by area", fontsize="small")
+    axes[0, 0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def show_feature_maps(features: Mapping[str, object], channels: int = 6, size: float = 1.8):
+    """Shows the most active channels of some layers' feature maps, one row per layer.
+
+    Args:
+        features: {layer name: (1, H, W, C) features}, e.g. from a FeatureExtractor.
+        channels: Channels per layer; the ones with the highest mean activation are shown.
+        size: Height of each panel in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        len(features),
+        channels,
+        figsize=(size * channels, size * len(features) + 0.6),
+        squeeze=False,
+    )
+    for row, (layer, maps) in zip(axes, features.items(), strict=True):
+        maps = np.asarray(maps)[0]  # (1, H, W, C) -> (H, W, C)
+        strongest = np.argsort(maps.mean(axis=(0, 1)))[::-1][:channels]
+        for ax, channel in zip(row, strongest, strict=False):
+            ax.imshow(maps[..., channel], cmap="magma")
+            ax.set_title(f"{layer} #{channel}", fontsize="small")
+        for ax in row:
+            ax.axis("off")
+    fig.suptitle("Most active feature maps (bright = strong response)")
+    fig.tight_layout()
+    return fig
+
+
+def show_matrices(
+    matrices: Sequence[object], titles: Sequence[str], title: str = "", size: float = 3.5
+):
+    """Shows square matrices (e.g. Gram matrices) side by side as heat maps on one colour scale.
+
+    Args:
+        matrices: (C, C) or (1, C, C) arrays or tensors.
+        titles: One title per matrix.
+        title: The figure's title.
+        size: Height of each panel in inches.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(matrices), figsize=(size * 1.25 * len(matrices), size + 0.6), squeeze=False
+    )
+    arrays = [np.asarray(matrix) for matrix in matrices]
+    arrays = [a[0] if a.ndim == 3 else a for a in arrays]  # (1, C, C) -> (C, C)
+    low = min(float(a.min()) for a in arrays)
+    high = max(float(a.max()) for a in arrays)  # one scale, so the panels compare
+    for ax, values, name in zip(axes[0], arrays, titles, strict=True):
+        shown = ax.imshow(values, cmap="viridis", vmin=low, vmax=high)
+        ax.set_title(f"{name}\n{values.shape[0]}x{values.shape[1]}")
+        ax.set_xlabel("channel")
+        ax.set_ylabel("channel")
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

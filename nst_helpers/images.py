@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -92,7 +95,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
         0..255 rather than clipped.
     """
     if img.mode in _SIXTEEN_BIT_MODES or img.mode == "F":
-        return Image.fromarray(_high_depth_to_uint8(np.asarray(img)), mode="L").convert("RGB")
+        return Image.fromarray(_high_depth_to_uint8(np.asarray(img))).convert("RGB")
     if img.mode == "P" or img.mode == "PA":
         img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
     if img.mode in _ALPHA_MODES:
@@ -172,7 +175,7 @@ def tensor_to_image(tensor) -> Image.Image:
         array = array[0]  # (1, H, W, 3) -> (H, W, 3)
     if array.ndim != 3 or array.shape[-1] != 3:
         raise NSTError(f"expected an RGB image of shape (H, W, 3), got shape {array.shape}.")
-    return Image.fromarray(np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8))
 
 
 def vgg_preprocess(image):
@@ -233,15 +236,31 @@ def save_image(img, path: str | os.PathLike, pnginfo: dict[str, str] | None = No
         for key, value in pnginfo.items():
             info.add_itxt(key, value)
         options["pnginfo"] = info
+    with atomic_write(path) as handle:
+        img.save(handle, format=fmt, **options)
+    return path
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Opens a temporary file beside `path` for writing and renames it over `path` on success.
+
+    A crash, an exception or Ctrl-C inside the block leaves `path` as it was and no temporary
+    file behind. The folder must exist.
+
+    Example:
+        >>> with atomic_write("out.bin") as handle:  # doctest: +SKIP
+        ...     handle.write(b"data")
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            img.save(handle, format=fmt, **options)
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def output_format(path: str | os.PathLike) -> str:

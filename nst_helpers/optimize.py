@@ -28,9 +28,7 @@ from nst_helpers.model import (
     build_extractor,
     resolve_precision,
 )
-from nst_helpers.settings import Settings
-
-LOSS_NAMES = ("content", "style", "tv", "total")
+from nst_helpers.settings import LOSS_NAMES, Settings
 
 
 @dataclass
@@ -407,6 +405,8 @@ def stylize(
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else as_image(mask, "mask")
+    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
+        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim))
     extractor = matching_extractor(extractor, settings)
     sizes = settings.levels()
     for size in sizes:  # fail fast, before any work, if a level is too small for the network
@@ -417,8 +417,6 @@ def stylize(
             width, height = imgs.scaled_size(style_img.size, style_dim)
             extractor.check_image_size(height, width, "style image")
 
-    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM
-        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim))
     run = _Run(settings, list(callbacks), started)
     image = None
     inputs = (content_img, style_imgs, mask_img)

@@ -13,12 +13,12 @@ import hashlib
 import http.client
 import io
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NSTError
+from .images import atomic_write
 
 __all__ = [
     "KINDS",
@@ -205,14 +205,8 @@ def _sha256(data: bytes) -> str:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 def _check_is_image(data: bytes, name: str, url: str) -> None:

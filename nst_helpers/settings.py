@@ -21,13 +21,15 @@ from nst_helpers.model import (
 )
 
 INITS = ("content", "noise")
+LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
 OPTIMIZERS = ("adam", "lbfgs")
 
-# Named bundles of settings (CLI: --preset). "fast" reaches the tutorial loop's 1000-step loss
-# many times sooner on a CPU (benchmarks/RESULTS.md); "tutorial" is the plain loop the notebook
-# teaches. A preset only fills in fields; anything passed explicitly wins.
 POOLINGS = ("max", "avg")
 
+# Named bundles of settings (CLI: --preset). "fast" combines L-BFGS, coarse-to-fine levels and
+# low precision where supported: a good image in far fewer steps, though it does not yet reach
+# the 1000-step tutorial loop's loss 15x sooner (measured in benchmarks/RESULTS.md). "tutorial"
+# is the plain loop the notebook teaches. A preset only fills in fields; explicit values win.
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32"},
     "fast": {"optimizer": "lbfgs", "start_dim": 256, "precision": "auto", "steps": 300},

@@ -80,7 +80,7 @@ def gradient_image(width: int = 40, height: int = 30, seed: int = 0) -> Image.Im
     y, x = np.mgrid[0:height, 0:width]
     array = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 3.0)], axis=-1)
     array = np.clip(array + rng.normal(0, 0.05, array.shape), 0, 1)
-    return Image.fromarray((array * 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray((array * 255).astype(np.uint8))
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def test_fetch_downloads_atomically_and_records_sha256(
     assert (tmp_path / "starry_night.sha256").read_text().strip() == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["starry_night.jpg", "starry_night.sha256"]
     assert path in [dst for _, dst in replaced]
-    assert all(src.parent == tmp_path and src.name.endswith(".part") for src, _ in replaced)
+    assert all(src.parent == tmp_path and src.name.endswith(".tmp") for src, _ in replaced)
 
     (request,) = fake_urlopen.requests
     assert request.full_url == samples.PAINTINGS["starry_night"].url

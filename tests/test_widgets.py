@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import gradient_image
-from nst_helpers import samples, widgets
+from nst_helpers import display, samples, widgets
 from nst_helpers.errors import NSTError
 
 pytestmark = [
@@ -241,23 +241,23 @@ def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_set
 def test_colour_palette_shares():
     image = Image.new("RGB", (4, 4), (0, 0, 255))
     image.paste((255, 255, 0), (0, 0, 4, 1))  # a quarter yellow
-    assert widgets.colour_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
-    shares = [share for _, share in widgets.colour_palette(gradient_image(), colours=5)]
+    assert display.colour_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
+    shares = [share for _, share in display.colour_palette(gradient_image(), colours=5)]
     assert len(shares) <= 5 and sum(shares) == pytest.approx(1.0)
     assert shares == sorted(shares, reverse=True)
 
 
 def test_figures_are_titled(small_pair):
-    fig = widgets.plot_colour_stats(list(small_pair), ["content", "style"])
+    fig = display.plot_colour_stats(list(small_pair), ["content", "style"])
     titles = [ax.get_title() for ax in fig.axes]
     assert "content: colour histograms" in titles and "style: colour histograms" in titles
 
     features = {"block1_conv1": np.random.default_rng(0).random((1, 8, 8, 5))}
-    fig = widgets.show_feature_maps(features, channels=3)
+    fig = display.show_feature_maps(features, channels=3)
     assert fig._suptitle is not None
     assert [ax.get_title() for ax in fig.axes[:3]][0].startswith("block1_conv1 #")
 
-    fig = widgets.show_matrices([np.eye(3), np.ones((1, 3, 3))], ["a", "b"], title="Grams")
+    fig = display.show_matrices([np.eye(3), np.ones((1, 3, 3))], ["a", "b"], title="Grams")
     assert fig._suptitle.get_text() == "Grams"
     assert fig.axes[1].get_title() == "b\n3x3"
 
