@@ -256,16 +256,24 @@ def input_paths(recipe: dict, base_dir: str | os.PathLike | None = None) -> dict
             when the recipe was made, taken relative to it (paths given as absolute stay so).
 
     Returns:
-        {"content": Path, "styles": [Path, ...]}.
+        {"content": Path, "styles": [Path, ...], "mask": Path or None}.
 
     Raises:
         NSTError: The recipe has no valid "inputs" section.
     """
     content, styles = _input_entries(recipe)
+    mask = _mask_entry(recipe)
     return {
         "content": _locate(content, base_dir),
         "styles": [_locate(entry, base_dir) for entry in styles],
+        "mask": None if mask is None else _locate(mask, base_dir),
     }
+
+
+def _mask_entry(recipe: dict) -> dict | None:
+    """The mask's input entry, recorded under options (as `describe_input` gives it), if any."""
+    mask = (recipe.get("options") or {}).get("mask")
+    return mask if isinstance(mask, dict) else None
 
 
 def check_inputs(recipe: dict, base_dir: str | os.PathLike | None = None) -> list[str]:
@@ -290,6 +298,8 @@ def check_inputs(recipe: dict, base_dir: str | os.PathLike | None = None) -> lis
     named = [("content image", content)] + [
         (f"style image {i + 1}", entry) for i, entry in enumerate(styles)
     ]
+    if _mask_entry(recipe) is not None:
+        named.append(("mask", _mask_entry(recipe)))
     problems = []
     for what, entry in named:
         problem = _input_problem(what, entry, _locate(entry, base_dir))

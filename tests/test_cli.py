@@ -262,3 +262,6 @@ def test_missing_positionals_and_bad_gif(tmp_path, capsys):
     code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none",
                        "--gif", tmp_path / "anim.mp4", "--max-dim", 32)  # fmt: skip
     assert code == 1 and "--gif needs a file name ending in .gif" in err
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none",
+                       "--gif", tmp_path / "a.gif", "--gif-every", 0, "--max-dim", 32)  # fmt: skip
+    assert code == 1 and "every must be a positive whole number of steps, got 0" in err

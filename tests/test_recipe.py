@@ -169,6 +169,21 @@ def test_changed_and_missing_inputs_are_named(inputs):
     )
 
 
+def test_a_recorded_mask_is_located_and_checked(inputs, tmp_path):
+    from nst_helpers.recipe import describe_input
+
+    content, styles = inputs
+    mask = tmp_path / "in" / "mask.png"
+    Image.new("L", (40, 30), 255).save(mask)
+    recipe = make_recipe(Settings(), content, styles, {"mask": describe_input(mask, "mask")})
+    assert input_paths(recipe)["mask"] == mask
+    assert input_paths(make_recipe(Settings(), content, styles))["mask"] is None
+    assert check_inputs(recipe) == []
+    Image.new("L", (40, 30), 0).save(mask)  # repainted since
+    (problem,) = check_inputs(recipe)
+    assert problem.startswith(f"mask 'mask.png' has changed since the recipe was made: '{mask}'")
+
+
 def test_an_input_replaced_by_a_folder_is_reported(inputs):
     content, styles = inputs
     recipe = make_recipe(Settings(), content, styles)
@@ -189,7 +204,11 @@ def test_base_dir_finds_moved_inputs_by_their_relative_paths(inputs, tmp_path, m
     assert len(check_inputs(recipe)) == 2  # the recorded absolute paths are gone
     assert check_inputs(recipe, base_dir=moved) == []
     paths = input_paths(recipe, base_dir=moved)
-    assert paths == {"content": moved / "in/content.png", "styles": [moved / "in/style.png"]}
+    assert paths == {
+        "content": moved / "in/content.png",
+        "styles": [moved / "in/style.png"],
+        "mask": None,
+    }
 
 
 # --- errors ---------------------------------------------------------------------------------------
