@@ -112,23 +112,23 @@ class TargetWatch:
             raise KeyboardInterrupt  # stop the run cleanly; stylize returns what it has
 
 
+PREVIEW_EVERY = 10  # steps between full-size float32 evaluations of a mode (off the clock)
+
+
 def modes(setting: dict) -> dict[str, dict]:
     """The library's modes, as Settings changes (same objective: layers and loss weights)."""
-    start = setting["start_dim"]
+    lbfgs = {"optimizer": "lbfgs", "steps": setting["plain_steps"]}
     return {
-        "lbfgs": {"optimizer": "lbfgs", "steps": setting["plain_steps"]},
-        "lbfgs + coarse-to-fine": {
-            "optimizer": "lbfgs",
-            "start_dim": start,
-            "level_steps": _level_steps(setting),
-        },
-        "lbfgs + coarse-to-fine + bfloat16": {
-            "optimizer": "lbfgs",
-            "start_dim": start,
+        "lbfgs": lbfgs,
+        "lbfgs + pyramid": {**lbfgs, "pyramid": True},
+        "lbfgs + pyramid + coarse-to-fine + bfloat16": {
+            **lbfgs,
+            "pyramid": True,
+            "start_dim": setting["start_dim"],
             "level_steps": _level_steps(setting),
             "precision": "bfloat16",
         },
-        "preset fast (as a user runs it)": {"preset": "fast", "start_dim": start},
+        "preset fast (lbfgs + pyramid + auto precision, as a user runs it)": {"preset": "fast"},
     }
 
 
@@ -162,6 +162,12 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
     print(f"plain tutorial loop: {base.steps} steps at {base.max_dim} px ...", flush=True)
     losses, times, target, plain_image = plain_tutorial_loop(CONTENT, STYLE, base, fp32)
     plain_seconds = times[-1]
+    checkpoints = (plain_seconds / 15, plain_seconds / 4)
+
+    def plain_time_to(loss: float) -> float:
+        """Seconds the plain loop took to first reach `loss` (inf: not within its N steps)."""
+        return next((t for t, value in zip(times, losses, strict=True) if value <= loss), math.inf)
+
     rows = [
         {
             "mode": "plain tutorial loop (Adam 0.02, beta_1 0.99)",
@@ -169,6 +175,9 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
             "seconds": plain_seconds,
             "loss": target,
             "ratio": 1.0,
+            **_at_checkpoints(
+                list(zip(times, losses, strict=True)), checkpoints, plain_time_to, plain_seconds
+            ),
         }
     ]
     images = {"plain": plain_image}
@@ -181,11 +190,12 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
         )
         extractor = fp32 if settings.precision == "float32" else None
         watch = TargetWatch(evaluate, target, len(settings.levels()) - 1, plain_seconds / 4)
-        settings = settings.replace(preview_every=3)
+        settings = settings.replace(preview_every=PREVIEW_EVERY)
         print(f"{name}: levels {settings.levels()} ...", flush=True)
         result = stylize(CONTENT, STYLE, settings, extractor=extractor, callbacks=[watch])
         reached = watch.reached
         best = evaluate(np.asarray(result.best_image, dtype=np.float32) / 255.0)
+        watch.trace.append((result.seconds["optimise"] - watch.eval_seconds, best))
         rows.append(
             {
                 "mode": name,
@@ -193,15 +203,41 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
                 "seconds": reached[0] if reached else float("nan"),
                 "loss": reached[2] if reached else best,
                 "ratio": plain_seconds / reached[0] if reached else float("nan"),
+                **_at_checkpoints(watch.trace, checkpoints, plain_time_to, plain_seconds),
             }
         )
+        print(rows[-1], flush=True)
         if name.startswith("preset fast"):
             images["fast"] = watch.image if watch.image is not None else np.asarray(
                 result.best_image, dtype=np.float32) / 255.0  # fmt: skip
-            images["fast_label"] = "preset fast, at the same loss" if watch.image is not None else (
-                "preset fast, its final image")  # fmt: skip
+            seconds = result.seconds["optimise"]
+            images["fast_label"] = (
+                "preset fast, at the same loss"
+                if watch.image is not None
+                else f"preset fast, {result.steps_done} steps, {seconds:.0f} s"
+            )
     _side_by_side(images, setting_name, tensor_to_image)
     return rows, {"target": target, "plain_seconds": plain_seconds}
+
+
+def _at_checkpoints(trace, checkpoints, plain_time_to, plain_seconds: float) -> dict:
+    """For each checkpoint time T: the lowest loss reached by T (from (seconds, loss) pairs),
+    the plain loop's time to that same loss, and their ratio (the speed-up at equal loss)."""
+    out = {}
+    for i, limit in enumerate(checkpoints):
+        seen = [loss for seconds, loss in trace if seconds <= limit]
+        if not seen:  # no full-size evaluation yet (e.g. still at a coarse level)
+            out.update({f"loss_{i}": "not evaluated yet", f"plain_{i}": "", f"speedup_{i}": ""})
+            continue
+        loss = min(seen)
+        plain = plain_time_to(loss)
+        out[f"loss_{i}"] = loss
+        if math.isfinite(plain):
+            out[f"plain_{i}"], out[f"speedup_{i}"] = plain, plain / limit
+        else:  # lower than the plain loop ever got
+            out[f"plain_{i}"] = f"> {plain_seconds:.0f}"
+            out[f"speedup_{i}"] = f"> {plain_seconds / limit:.1f}"
+    return out
 
 
 def base_fields(base) -> dict:
@@ -353,6 +389,8 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str
     rule = "|" + "|".join(" --- " for _ in columns) + "|"
 
     def cell(value, fmt: str) -> str:
+        if isinstance(value, str):
+            return value
         if isinstance(value, float) and math.isnan(value):
             return "not reached"
         return format(value, fmt)
@@ -369,6 +407,18 @@ QUALITY_COLUMNS = [
     ("seconds to target", "seconds", ".1f"),
     ("loss (full size, float32)", "loss", ".4f"),
     ("speed-up vs plain", "ratio", ".1f"),
+]
+# The same runs seen at two moments: 1/15 of the plain loop's time (where the 15x target needs
+# the target loss) and 1/4 (where a mode is stopped). Speed-up = the plain loop's time to the
+# same loss / the mode's time.
+CHECKPOINT_COLUMNS = [
+    ("mode", "mode", "s"),
+    ("loss at 1/15 of the plain time", "loss_0", ".4f"),
+    ("plain loop's seconds to that loss", "plain_0", ".0f"),
+    ("speed-up at 1/15", "speedup_0", ".1f"),
+    ("loss at 1/4 of the plain time", "loss_1", ".4f"),
+    ("plain loop's seconds to that loss", "plain_1", ".0f"),
+    ("speed-up at 1/4", "speedup_1", ".1f"),
 ]
 SPEED_COLUMNS = [
     ("network", "arch", "s"),
@@ -390,6 +440,30 @@ def machine() -> str:
     )
 
 
+CONTROLS_HEADING = "## Sweeps and the moving average\n"
+
+
+def update_controls(setting: str, weights: str) -> None:
+    """Re-measures the sweep/EMA table and puts it in place of the one in the results file."""
+    name = "RESULTS.md" if setting == "full" else f"RESULTS_{setting}.md"
+    path = ROOT / "benchmarks" / name
+    text = path.read_text()
+    if CONTROLS_HEADING not in text:
+        raise SystemExit(f"{path} has no sweep table to update: run the whole benchmark first.")
+    table = markdown_table(
+        controls(weights), [("measurement", "what", "s"), ("result", "value", "s")]
+    )
+    print(table)
+    before, _, after = text.partition(CONTROLS_HEADING)
+    rest = after[after.index("\n\n", after.index("|")) :]  # what follows the old table
+    if rest.startswith("\n\n(This table re-measured"):  # an earlier update's note
+        rest = rest[rest.index("\n\n", 2) :]
+    when = time.strftime("%Y-%m-%d")
+    note = f"\n\n(This table re-measured on its own on {when} with `--update-controls`.)"
+    path.write_text(before + CONTROLS_HEADING + "\n" + table + note + rest)
+    print(f"updated {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=SETTINGS, default="quick")
@@ -397,11 +471,16 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true", help="only the time-to-quality table")
     parser.add_argument("--skip-quality", action="store_true", help="no time-to-quality table")
     parser.add_argument("--skip-controls", action="store_true", help="no sweep/EMA table")
+    parser.add_argument("--update-controls", action="store_true", help="re-measure only the "
+                        "sweep/EMA table and replace it in the existing results file")  # fmt: skip
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         arch, size, precision, steps = args.child
         print(json.dumps(speed_one(arch, int(size), precision, int(steps))))
+        return
+    if args.update_controls:
+        update_controls(args.setting, args.weights)
         return
 
     started = time.time()
@@ -410,13 +489,18 @@ def main() -> None:
         rows, info = time_to_quality(args.setting, args.weights)
         setting = SETTINGS[args.setting]
         table = markdown_table(rows, QUALITY_COLUMNS)
-        print(table)
+        checkpoints = markdown_table(rows, CHECKPOINT_COLUMNS)
+        print(table, checkpoints, sep="\n\n")
         sections += [
             f"## Time to the plain loop's loss after {setting['plain_steps']} steps "
             f"({setting['max_dim']} px, VGG16, cat.jpg + swirl.jpg)\n",
             f"Target loss {info['target']:.4f}, reached by the plain loop in "
             f"{info['plain_seconds']:.0f} s.\n",
             table + "\n",
+            "The same runs at 1/15 and 1/4 of the plain loop's time: the loss each mode had "
+            "reached, how long the plain loop took to reach that loss, and the ratio (the "
+            "speed-up at equal loss; 15x at 1/15 means the target is met).\n",
+            checkpoints + "\n",
             f"Side by side: `benchmarks/side_by_side_{args.setting}.png`.\n",
         ]
     if not args.skip_speed:
@@ -429,7 +513,7 @@ def main() -> None:
         rows = controls(args.weights)
         table = markdown_table(rows, [("measurement", "what", "s"), ("result", "value", "s")])
         print(table)
-        sections += ["## Sweeps and the moving average\n", table + "\n"]
+        sections += [CONTROLS_HEADING, table + "\n"]
     sections.append(f"Benchmark wall time: {(time.time() - started) / 60:.1f} min.\n")
     name = "RESULTS.md" if args.setting == "full" else f"RESULTS_{args.setting}.md"
     out = ROOT / "benchmarks" / name

@@ -39,6 +39,7 @@ _EXPORTS = {
     "Event": "optimize",
     "Result": "optimize",
     "NonFiniteLossError": "optimize",
+    "pyramid_depth": "optimize",
     "ProgressBar": "display",
     "LivePreview": "display",
     "plot_losses": "display",

@@ -40,6 +40,7 @@ SETTING_OPTIONS = [
     (("--pooling",), "pooling", str, "max (as trained) or avg (smoother)"),
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
+    (("--pyramid",), "pyramid", "flag", "optimise a pyramid of image layers: fewer steps"),
 ]
 
 
@@ -80,17 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
         "or 'none' (random, for testing); default: $NST_WEIGHTS or imagenet",
     )
     parser.add_argument("--preset", choices=PRESETS, help="a named bundle of the options below "
-                        "(fast: L-BFGS, coarse-to-fine, low precision where it helps)")  # fmt: skip
+                        "(fast: L-BFGS on an image pyramid, bfloat16 if it helps)")  # fmt: skip
     for flags, name, kind, text in SETTING_OPTIONS:
         default = getattr(defaults, name)
         if isinstance(default, tuple):
             default = ",".join(map(str, default))
+        if kind == "flag":  # --pyramid / --no-pyramid, so a preset's choice can be undone
+            kwargs = {"action": argparse.BooleanOptionalAction}
+            default = "on" if default else "off"
+        else:
+            kwargs = {"type": _TYPES.get(kind, kind)}
         parser.add_argument(
             *flags,
             dest=name,
-            type=_TYPES.get(kind, kind),
             default=argparse.SUPPRESS,
             help=f"{text} (default: {default})",
+            **kwargs,
         )
     parser.add_argument("--mask", help="style only where this image is white (soft edge)")
     parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
@@ -173,8 +179,9 @@ def _stylize_and_save(args, settings, inputs, output: Path, recipe: dict) -> int
     if not args.quiet:
         free = available_memory()
         print(
-            f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}, "
-            f"levels {settings.levels()}: needs about "
+            f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}"
+            + (" on an image pyramid" if settings.pyramid else "")
+            + f", levels {settings.levels()}: needs about "
             f"{estimate_memory(settings, width, height) / 2**30:.1f} GiB of memory"
             + (f" ({free / 2**30:.1f} GiB available)" if free else ""),
             file=sys.stderr,

@@ -54,26 +54,35 @@ def gram_matrix(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor
     return tf.einsum("bijc,bijd->bcd", features * mask, features) / weight
 
 
-def relative_squared_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-    """Returns ||value - target||^2 / ||target||^2, summed over all elements (a scalar)."""
+def relative_squared_error(
+    value: tf.Tensor, target: tf.Tensor, per_item: bool = False
+) -> tf.Tensor:
+    """Returns ||value - target||^2 / ||target||^2, summed over all elements (a scalar).
+
+    With `per_item`, one value per item of `value`'s batch, shape (B,), against a shared target.
+    """
     value = tf.cast(value, tf.float32)
     target = tf.cast(target, tf.float32)
-    return tf.reduce_sum(tf.square(value - target)) / tf.maximum(
+    axes = list(range(1, len(value.shape))) if per_item else None
+    return tf.reduce_sum(tf.square(value - target), axis=axes) / tf.maximum(
         tf.reduce_sum(tf.square(target)), _TINY
     )
 
 
-def content_loss(features: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor]) -> tf.Tensor:
+def content_loss(
+    features: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor], per_item: bool = False
+) -> tf.Tensor:
     """Relative squared error between content features, averaged over the content layers.
 
     Args:
         features: {layer: (B, H, W, C) features of the image being optimised}.
         targets: {layer: features of the content image}, same keys and shapes.
+        per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
     Returns:
         A scalar: 0 when the features equal the targets; 1 when the features are all zero.
     """
-    errors = [relative_squared_error(features[name], targets[name]) for name in targets]
+    errors = [relative_squared_error(features[name], targets[name], per_item) for name in targets]
     return tf.add_n(errors) / len(errors)
 
 
@@ -82,6 +91,7 @@ def style_loss(
     target_grams: Mapping[str, tf.Tensor],
     layer_weights: Mapping[str, float] | None = None,
     masks: Mapping[str, tf.Tensor] | None = None,
+    per_item: bool = False,
 ) -> tf.Tensor:
     """Relative squared error between Gram matrices, as a weighted mean over the style layers.
 
@@ -92,6 +102,7 @@ def style_loss(
             to 1, so only their ratios matter.
         masks: {layer: (1, H, W, 1) mask at that layer's size}: compare the Gram matrix of the
             masked region only (style only where the mask is white).
+        per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
     Returns:
         A scalar: 0 when every Gram matrix equals its target.
@@ -101,13 +112,15 @@ def style_loss(
     masks = masks or {}
     errors = [
         weights[name]
-        * relative_squared_error(gram_matrix(features[name], masks.get(name)), target_grams[name])
+        * relative_squared_error(
+            gram_matrix(features[name], masks.get(name)), target_grams[name], per_item
+        )
         for name in target_grams
     ]
     return tf.add_n(errors) / total_weight
 
 
-def tv_loss(image: tf.Tensor) -> tf.Tensor:
+def tv_loss(image: tf.Tensor, per_item: bool = False) -> tf.Tensor:
     """Total variation: the mean absolute difference between neighbouring pixels.
 
     Equals `tf.image.total_variation(image)` divided by the number of values, H*W*C, so it does
@@ -115,6 +128,7 @@ def tv_loss(image: tf.Tensor) -> tf.Tensor:
 
     Args:
         image: Tensor of shape (B, H, W, C).
+        per_item: One value per image, shape (B,), instead of their sum.
 
     Returns:
         A scalar.
@@ -122,9 +136,10 @@ def tv_loss(image: tf.Tensor) -> tf.Tensor:
     image = tf.cast(image, tf.float32)
     shape = tf.shape(image)
     values = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
-    down = tf.reduce_sum(tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :]))  # vertical neighbours
-    right = tf.reduce_sum(tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :]))  # horizontal neighbours
-    return (down + right) / values
+    axes = [1, 2, 3] if per_item else None
+    down = tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :])  # vertical neighbours
+    right = tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :])  # horizontal neighbours
+    return (tf.reduce_sum(down, axis=axes) + tf.reduce_sum(right, axis=axes)) / values
 
 
 def total_loss(

@@ -270,8 +270,9 @@ def estimate_memory(settings: Settings, width: int, height: int) -> int:
     layers = settings.content_layers + settings.style_layers
     activations = activation_count(settings.arch, layers, height, width)
     needed = _BASE_BYTES + activations * _BYTES_PER_ACTIVATION[precision]
+    values = height * width * 3 * (4 / 3 if settings.pyramid else 1)  # layers 1 + 1/4 + 1/16 ...
     if settings.optimizer == "lbfgs":  # float64 history pairs, iterate and gradient
-        needed += (2 * _LBFGS_MEMORY + 4) * height * width * 3 * 8
+        needed += (2 * _LBFGS_MEMORY + 4) * values * 8
     return int(needed)
 
 
@@ -506,11 +507,88 @@ def _optimise_level(run, extractor, inputs, previous, level, size, steps):
     return final
 
 
+class Pixels:
+    """The variables an optimiser changes, and the image they make.
+
+    Plain (`pyramid=False`): one variable, the image itself, kept in [0, 1] by clipping (Adam) or
+    by box bounds (L-BFGS). With `pyramid=True` the image is a sum of layers at 1, 1/2, 1/4 ...
+    of its size, each upsampled (Kolkin et al. 2019 optimise such a pyramid): one step on a
+    coarse layer moves a whole region, so the broad layout settles in far fewer steps. The
+    layers are unbounded; the image is clipped to [0, 1] on the way into the network (the
+    gradient passing straight through) and a penalty pulls stray pixels back into range.
+    """
+
+    def __init__(self, start, pyramid: bool):
+        import tensorflow as tf
+
+        height, width = int(start.shape[1]), int(start.shape[2])
+        self.size = (height, width)
+        self.variables = [tf.Variable(start, name="image")]
+        if pyramid:
+            for k in range(1, pyramid_depth(height, width)):
+                shape = (1, -(-height // 2**k), -(-width // 2**k), 3)
+                self.variables.append(tf.Variable(tf.zeros(shape), name=f"pyramid_{k}"))
+
+    @property
+    def pyramid(self) -> bool:
+        return len(self.variables) > 1
+
+    def image(self):
+        """The image the variables make (not yet clipped, with a pyramid)."""
+        import tensorflow as tf
+
+        image = self.variables[0]
+        for k, layer in enumerate(self.variables[1:], start=1):
+            image = image + _PYRAMID_DECAY**k * tf.image.resize(layer, self.size, "bilinear")
+        return image
+
+    def objective(self, loss_fn) -> tuple[dict, object]:
+        """The losses of the image in [0, 1], and the value to minimise (adds the range penalty)."""
+        import tensorflow as tf
+
+        image = self.image()
+        if not self.pyramid:
+            losses = loss_fn(image)
+            return losses, losses["total"]
+        clipped = image + tf.stop_gradient(tf.clip_by_value(image, 0.0, 1.0) - image)
+        losses = loss_fn(clipped)
+        outside = tf.nn.relu(image - 1.0) + tf.nn.relu(-image)
+        return losses, losses["total"] + _RANGE_PENALTY * tf.reduce_mean(tf.square(outside))
+
+    def clipped(self):
+        import tensorflow as tf
+
+        return tf.clip_by_value(self.image(), 0.0, 1.0)
+
+    def flat(self) -> np.ndarray:
+        """All variables as one float64 vector (for scipy)."""
+        return np.concatenate([v.numpy().ravel() for v in self.variables]).astype(np.float64)
+
+    def assign(self, vector: np.ndarray) -> None:
+        offset = 0
+        for variable in self.variables:
+            count = int(np.prod(variable.shape))
+            chunk = vector[offset : offset + count].reshape(variable.shape).astype(np.float32)
+            variable.assign(chunk)
+            offset += count
+
+
+# Each coarser pyramid layer counts a little less, so the finest detail stays the image's own.
+_PYRAMID_DECAY = 0.7
+# Weight of the mean squared distance of pixels outside [0, 1] (a pyramid has no box bounds).
+_RANGE_PENALTY = 10.0
+
+
+def pyramid_depth(height: int, width: int, coarsest: int = 10) -> int:
+    """Layers of the pyramid: halve the size while the short side stays >= `coarsest` pixels."""
+    return 1 + max(0, int(math.log2(max(1, min(height, width)) / coarsest)))
+
+
 def _run_adam(run: _Run, loss_fn, start):
     import keras
     import tensorflow as tf
 
-    image = tf.Variable(start, name="image")
+    pixels = Pixels(start, run.settings.pyramid)
     # A fresh optimiser per level: a Keras 3 optimiser is bound to the variables it first saw.
     # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
     # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
@@ -522,18 +600,25 @@ def _run_adam(run: _Run, loss_fn, start):
 
     @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def step():
-        before = tf.identity(image)  # the image these losses belong to
-        losses = adam_step(image, optimizer, loss_fn)
+        if pixels.pyramid:
+            before = pixels.clipped()
+            with tf.GradientTape() as tape:
+                losses, objective = pixels.objective(loss_fn)
+            grads = tape.gradient(objective, pixels.variables)
+            optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
+        else:
+            before = tf.identity(pixels.variables[0])  # the image these losses belong to
+            losses = adam_step(pixels.variables[0], optimizer, loss_fn)
         if decay:  # moving average of the iterates, warmed up so early steps count less
             count.assign_add(1.0)
             rate = tf.minimum(decay, (1.0 + count) / (10.0 + count))
-            average.assign(rate * average + (1.0 - rate) * image)
+            average.assign(rate * average + (1.0 - rate) * pixels.clipped())
         return losses, before
 
     try:
         while run.wants_step():
             losses, before = step()
-            run.record(losses, lambda before=before: before.numpy()[0], image)
+            run.record(losses, lambda before=before: before.numpy()[0], pixels.clipped)
     except _Stop:
         pass
     except KeyboardInterrupt:
@@ -541,40 +626,45 @@ def _run_adam(run: _Run, loss_fn, start):
     if decay and run.level_best is not None:
         run.use_average(average.numpy()[0])
         return tf.convert_to_tensor(average)
-    return tf.convert_to_tensor(image)
+    return pixels.clipped()
 
 
 def _run_lbfgs(run: _Run, loss_fn, start):
-    """L-BFGS-B from scipy, with the pixels boxed in [0, 1]; each evaluation counts as a step."""
+    """L-BFGS-B from scipy; each function evaluation counts as a step.
+
+    Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's layers are unbounded
+    (see `Pixels`).
+    """
     import scipy.optimize
     import tensorflow as tf
 
-    shape = tuple(start.shape)
-    image = tf.Variable(start, name="image")
+    pixels = Pixels(start, run.settings.pyramid)
 
     @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def value_and_grad():
         with tf.GradientTape() as tape:
-            losses = loss_fn(image)
-        return losses, tape.gradient(losses["total"], image)
+            losses, objective = pixels.objective(loss_fn)
+        grads = tape.gradient(objective, pixels.variables)
+        return losses, objective, pixels.clipped(), grads
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         if not run.wants_step():
             raise _Stop
-        image.assign(x.reshape(shape).astype(np.float32))
-        losses, grad = value_and_grad()
-        run.record(losses, lambda: x.reshape(shape)[0].astype(np.float32), image)
-        # scipy works in float64: return the loss and gradient as such.
-        return float(losses["total"]), grad.numpy().astype(np.float64).ravel()
+        pixels.assign(x)
+        losses, objective, image, grads = value_and_grad()
+        run.record(losses, lambda: image.numpy()[0], lambda: image)
+        # scipy works in float64: return the value and gradient as such.
+        grad = np.concatenate([g.numpy().ravel() for g in grads]).astype(np.float64)
+        return float(objective), grad
 
-    x0 = np.asarray(start, dtype=np.float64).ravel()
+    bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
     try:
         scipy.optimize.minimize(
             fun,
-            x0,
+            pixels.flat(),
             jac=True,
             method="L-BFGS-B",
-            bounds=scipy.optimize.Bounds(0.0, 1.0),
+            bounds=bounds,
             # Run the whole budget: the relative losses have small gradients, which the default
             # tolerances would mistake for convergence.
             options={
@@ -662,8 +752,11 @@ class _Run:
         limit = self.level_planned if self.settings.time_budget is None else self.settings.steps
         return self.level_done < limit
 
-    def record(self, losses: dict, image_before: Callable[[], np.ndarray], variable) -> None:
-        """Books one evaluated step and emits its event; raises _Stop on a non-finite loss."""
+    def record(self, losses: dict, image_before: Callable[[], np.ndarray], current) -> None:
+        """Books one evaluated step and emits its event; raises _Stop on a non-finite loss.
+
+        `image_before()` is the image the losses belong to, `current()` the image now.
+        """
         values = {name: float(losses[name]) for name in LOSS_NAMES}
         if not all(math.isfinite(v) for v in values.values()):
             self._non_finite(values)
@@ -675,16 +768,16 @@ class _Run:
             self.level_best_loss = values["total"]
             self.level_best_step = len(self.history["total"]) - 1
             self.level_best = image_before()
-        self._emit(values, variable)
+        self._emit(values, current)
 
-    def _emit(self, values: dict, variable) -> None:
+    def _emit(self, values: dict, current: Callable) -> None:
         if not self.callbacks:
             return
         done = len(self.history["total"])
         every = self.settings.preview_every
         last = self.level == len(self.level_steps) - 1 and self.level_done == self.level_planned
         preview = last or (every and done % every == 0)
-        array = variable.numpy()[0] if preview else None
+        array = np.asarray(current())[0] if preview else None
         elapsed = time.perf_counter() - self.loop_start
         event = Event(done, self.total_steps, values, elapsed, array, self.level)
         for callback in self.callbacks:

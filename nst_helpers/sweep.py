@@ -173,21 +173,17 @@ def batch_losses(extractor, images, content_targets, style_targets, settings, we
         settings: Supplies the style layer weights.
         weights: (B, 3) float tensor: content, style and TV weight of each image.
     """
-    import tensorflow as tf
-
     content_features, style_features = extractor(images)  # one pass for the whole batch
-    rows = {n: [] for n in ("content", "style", "tv")}
-    for b in range(int(images.shape[0])):
-
-        def item(features: dict, b=b) -> dict:
-            return {k: v[b : b + 1] for k, v in features.items()}  # (B, ...) -> (1, ...)
-
-        rows["content"].append(L.content_loss(item(content_features), content_targets))
-        rows["style"].append(
-            L.style_loss(item(style_features), style_targets, settings.layer_weights())
-        )
-        rows["tv"].append(L.tv_loss(images[b : b + 1]))
-    out = {n: tf.stack(v) for n, v in rows.items()}
+    # Batched reductions, not a slice per image: slicing copied every feature map (and its
+    # gradient) once per image, and made the sweep slower than separate runs on a 2-core CPU
+    # (0.98x; batched: 1.05-1.12x, benchmarks/RESULTS.md).
+    out = {
+        "content": L.content_loss(content_features, content_targets, per_item=True),
+        "style": L.style_loss(
+            style_features, style_targets, settings.layer_weights(), per_item=True
+        ),
+        "tv": L.tv_loss(images, per_item=True),
+    }
     out["total"] = (
         weights[:, 0] * out["content"] + weights[:, 1] * out["style"] + weights[:, 2] * out["tv"]
     )

@@ -142,10 +142,13 @@ def test_preset_fills_in_and_options_win():
 
     args = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--steps", "50"])
     settings = settings_from_args(args)
-    assert settings.optimizer == "lbfgs" and settings.start_dim == 256
+    assert settings.optimizer == "lbfgs" and settings.pyramid is True
     assert settings.steps == 50  # given explicitly: wins over the preset's 300
     plain = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
     assert plain.optimizer == "adam" and plain.start_dim is None and plain.max_dim == 512
+    assert plain.pyramid is False
+    undone = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--no-pyramid"])
+    assert settings_from_args(undone).pyramid is False  # --no-pyramid undoes the preset's
 
 
 def test_module_and_console_script_entry_points(tmp_path):

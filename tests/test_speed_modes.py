@@ -123,13 +123,15 @@ def test_time_budget_ends_the_run_on_time(small_pair, tiny_extractor, tiny_setti
 
 def test_presets():
     fast = Settings.preset("fast", max_dim=384)
-    assert (fast.optimizer, fast.start_dim, fast.precision, fast.max_dim) == (
+    assert (fast.optimizer, fast.pyramid, fast.start_dim, fast.precision, fast.max_dim) == (
         "lbfgs",
-        256,
+        True,
+        None,
         "auto",
         384,
     )
-    assert Settings.preset("tutorial").optimizer == "adam"
+    tutorial = Settings.preset("tutorial")
+    assert (tutorial.optimizer, tutorial.pyramid, tutorial.precision) == ("adam", False, "float32")
     with pytest.raises(NSTError, match="unknown preset 'turbo': choose one of tutorial, fast"):
         Settings.preset("turbo")
 
@@ -153,3 +155,85 @@ def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
     fits = int(caught.value.args[0].split("--max-dim) ")[1].split()[0])
     assert estimate_memory(settings, fits, fits * 3 // 4) <= 2 * 2**30
     assert estimate_memory(settings, fits + 32, (fits + 32) * 3 // 4) > 2 * 2**30
+
+
+def test_pyramid_depth_halves_down_to_about_ten_pixels():
+    from nst_helpers.optimize import pyramid_depth
+
+    assert pyramid_depth(341, 512) == 6  # 341, 171, 86, 43, 22, 11 px on the short side
+    assert pyramid_depth(24, 32) == 2
+    assert pyramid_depth(8, 8) == 1  # too small to coarsen: plain pixels
+
+
+def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
+    from nst_helpers.optimize import _PYRAMID_DECAY, Pixels
+
+    start = tf.fill((1, 24, 32, 3), 0.25)
+    pixels = Pixels(start, pyramid=True)
+    assert [tuple(v.shape[1:3]) for v in pixels.variables] == [(24, 32), (12, 16)]
+    np.testing.assert_allclose(pixels.image().numpy(), 0.25)  # coarse layers start at zero
+    pixels.variables[1].assign(tf.fill((1, 12, 16, 3), 0.5))  # a constant upsamples to itself
+    np.testing.assert_allclose(pixels.image().numpy(), 0.25 + _PYRAMID_DECAY * 0.5, rtol=1e-6)
+    # Round trip through the flat float64 vector scipy works on.
+    vector = pixels.flat()
+    assert vector.dtype == np.float64 and vector.size == 24 * 32 * 3 + 12 * 16 * 3
+    pixels.assign(np.zeros_like(vector))
+    np.testing.assert_array_equal(pixels.image().numpy(), 0.0)
+    pixels.assign(vector)
+    np.testing.assert_allclose(pixels.flat(), vector)
+
+
+def test_pyramid_penalises_only_pixels_outside_the_range():
+    from nst_helpers.optimize import _RANGE_PENALTY, Pixels
+
+    pixels = Pixels(tf.fill((1, 24, 32, 3), 0.5), pyramid=True)
+
+    def zero_loss(image):
+        return {"total": tf.reduce_sum(image) * 0.0}
+
+    _, inside = pixels.objective(zero_loss)
+    assert float(inside) == 0.0
+    pixels.variables[0].assign(tf.fill((1, 24, 32, 3), 1.5))  # every pixel 0.5 above 1
+    losses, outside = pixels.objective(zero_loss)
+    np.testing.assert_allclose(float(outside), _RANGE_PENALTY * 0.25, rtol=1e-6)
+    seen = []
+    pixels.objective(lambda image: seen.append(image) or {"total": tf.constant(0.0)})
+    assert float(tf.reduce_max(seen[0])) == 1.0  # the network sees the clipped image
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_pyramid_lowers_the_loss_and_keeps_pixels_in_range(
+    optimizer, small_pair, tiny_extractor, tiny_settings
+):
+    events = []
+    result = stylize(
+        *small_pair,
+        tiny_settings,
+        extractor=tiny_extractor,
+        optimizer=optimizer,
+        pyramid=True,
+        steps=12,
+        style_weight=100.0,
+        preview_every=4,
+        callbacks=[events.append],
+    )
+    assert result.steps_done == 12
+    assert min(result.history["total"]) < 0.7 * result.history["total"][0]
+    assert result.best_loss == min(result.history["total"])
+    previews = [e.image for e in events if e.image is not None]
+    assert previews and all(p.min() >= 0.0 and p.max() <= 1.0 for p in previews)
+    assert result.best_image.size == (32, 24)
+
+
+def test_pyramid_setting_is_checked():
+    with pytest.raises(NSTError, match=r"pyramid must be True or False, got 'yes'"):
+        Settings(pyramid="yes")
+
+
+def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
+    plain = Settings(optimizer="lbfgs")
+    extra = estimate_memory(plain.replace(pyramid=True), 900, 600) - estimate_memory(
+        plain, 900, 600
+    )
+    # L-BFGS keeps 24 float64 vectors; the pyramid's coarser layers add a third to each.
+    assert extra == pytest.approx(24 * 900 * 600 * 3 * 8 / 3, rel=0.01)
