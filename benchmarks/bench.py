@@ -164,9 +164,12 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
     plain_seconds = times[-1]
     checkpoints = (plain_seconds / 15, plain_seconds / 4)
 
+    # losses[i] is the loss of the image step i started from: the image of time times[i - 1].
+    reached_at = list(zip([0.0, *times[:-1]], losses, strict=True))
+
     def plain_time_to(loss: float) -> float:
         """Seconds the plain loop took to first reach `loss` (inf: not within its N steps)."""
-        return next((t for t, value in zip(times, losses, strict=True) if value <= loss), math.inf)
+        return next((t for t, value in reached_at if value <= loss), math.inf)
 
     rows = [
         {
@@ -175,9 +178,7 @@ def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
             "seconds": plain_seconds,
             "loss": target,
             "ratio": 1.0,
-            **_at_checkpoints(
-                list(zip(times, losses, strict=True)), checkpoints, plain_time_to, plain_seconds
-            ),
+            **_at_checkpoints(reached_at, checkpoints, plain_time_to, plain_seconds),
         }
     ]
     images = {"plain": plain_image}

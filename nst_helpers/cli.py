@@ -40,7 +40,7 @@ SETTING_OPTIONS = [
     (("--pooling",), "pooling", str, "max (as trained) or avg (smoother)"),
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
-    (("--pyramid",), "pyramid", "flag", "optimise a pyramid of image layers: fewer steps"),
+    (("--pyramid",), "pyramid", "flag", "optimise the image at several scales: fewer steps"),
 ]
 
 

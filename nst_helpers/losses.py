@@ -80,7 +80,8 @@ def content_loss(
         per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
     Returns:
-        A scalar: 0 when the features equal the targets; 1 when the features are all zero.
+        A scalar (shape (B,) with `per_item`): 0 when the features equal the targets; 1 when the
+        features are all zero.
     """
     errors = [relative_squared_error(features[name], targets[name], per_item) for name in targets]
     return tf.add_n(errors) / len(errors)
@@ -105,7 +106,7 @@ def style_loss(
         per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
     Returns:
-        A scalar: 0 when every Gram matrix equals its target.
+        A scalar (shape (B,) with `per_item`): 0 when every Gram matrix equals its target.
     """
     weights = layer_weights or {name: 1.0 for name in target_grams}
     total_weight = sum(weights[name] for name in target_grams)
@@ -131,7 +132,7 @@ def tv_loss(image: tf.Tensor, per_item: bool = False) -> tf.Tensor:
         per_item: One value per image, shape (B,), instead of their sum.
 
     Returns:
-        A scalar.
+        A scalar (shape (B,) with `per_item`).
     """
     image = tf.cast(image, tf.float32)
     shape = tf.shape(image)

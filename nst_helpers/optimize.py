@@ -2,8 +2,8 @@
 
 The loop the tutorial teaches is `adam_step`: one gradient step on a `tf.Variable` image with the
 network frozen, then a clip to [0, 1]. Everything else here is bookkeeping around it (history, the
-best image, events for progress bars and previews, interrupts, time budgets) and two ways to get
-there sooner: L-BFGS and coarse-to-fine levels (see `Settings`).
+best image, events for progress bars and previews, interrupts, time budgets) and the ways to get
+there sooner: L-BFGS, the image pyramid and coarse-to-fine levels (see `Settings`).
 """
 
 from __future__ import annotations
@@ -507,15 +507,17 @@ def _optimise_level(run, extractor, inputs, previous, level, size, steps):
     return final
 
 
-class Pixels:
+class ImageVariables:
     """The variables an optimiser changes, and the image they make.
 
     Plain (`pyramid=False`): one variable, the image itself, kept in [0, 1] by clipping (Adam) or
-    by box bounds (L-BFGS). With `pyramid=True` the image is a sum of layers at 1, 1/2, 1/4 ...
+    by box bounds (L-BFGS). With `pyramid=True` the image is a sum of scales at 1, 1/2, 1/4 ...
     of its size, each upsampled (Kolkin et al. 2019 optimise such a pyramid): one step on a
-    coarse layer moves a whole region, so the broad layout settles in far fewer steps. The
-    layers are unbounded; the image is clipped to [0, 1] on the way into the network (the
-    gradient passing straight through) and a penalty pulls stray pixels back into range.
+    coarse scale moves a whole region, so the broad layout settles in far fewer steps. The
+    scales are unbounded; the image is clipped to [0, 1] on the way into the network (the
+    gradient passing straight through, so clipped pixels still learn) and a penalty pulls stray
+    pixels back into range. With Adam each scale steps by about `lr`, so a pixel can move up to
+    about 3x `lr` per step.
     """
 
     def __init__(self, start, pyramid: bool):
@@ -573,14 +575,14 @@ class Pixels:
             offset += count
 
 
-# Each coarser pyramid layer counts a little less, so the finest detail stays the image's own.
+# Each coarser pyramid scale counts a little less, so the finest detail stays the image's own.
 _PYRAMID_DECAY = 0.7
 # Weight of the mean squared distance of pixels outside [0, 1] (a pyramid has no box bounds).
 _RANGE_PENALTY = 10.0
 
 
 def pyramid_depth(height: int, width: int, coarsest: int = 10) -> int:
-    """Layers of the pyramid: halve the size while the short side stays >= `coarsest` pixels."""
+    """Scales of the image pyramid: halve the size while the short side stays >= `coarsest` px."""
     return 1 + max(0, int(math.log2(max(1, min(height, width)) / coarsest)))
 
 
@@ -588,7 +590,7 @@ def _run_adam(run: _Run, loss_fn, start):
     import keras
     import tensorflow as tf
 
-    pixels = Pixels(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid)
     # A fresh optimiser per level: a Keras 3 optimiser is bound to the variables it first saw.
     # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
     # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
@@ -623,8 +625,8 @@ def _run_adam(run: _Run, loss_fn, start):
         pass
     except KeyboardInterrupt:
         run.stopped = "interrupted"
-    if decay and run.level_best is not None:
-        run.use_average(average.numpy()[0])
+    if decay and run.level_best is not None and run.stopped != "non-finite":
+        run.use_average(average.numpy()[0])  # (a NaN step has already reached the average)
         return tf.convert_to_tensor(average)
     return pixels.clipped()
 
@@ -632,13 +634,15 @@ def _run_adam(run: _Run, loss_fn, start):
 def _run_lbfgs(run: _Run, loss_fn, start):
     """L-BFGS-B from scipy; each function evaluation counts as a step.
 
-    Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's layers are unbounded
-    (see `Pixels`).
+    Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
+    (see `ImageVariables`). When scipy ends on its own before the budget is spent (its line
+    search can fail, the more so with the pyramid's straight-through gradient), it starts again
+    from where it got to with a fresh curvature memory, as long as that still lowers the loss.
     """
     import scipy.optimize
     import tensorflow as tf
 
-    pixels = Pixels(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid)
 
     @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def value_and_grad():
@@ -658,27 +662,35 @@ def _run_lbfgs(run: _Run, loss_fn, start):
         return float(objective), grad
 
     bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
-    try:
-        scipy.optimize.minimize(
-            fun,
-            pixels.flat(),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            # Run the whole budget: the relative losses have small gradients, which the default
-            # tolerances would mistake for convergence.
-            options={
-                "maxfun": 10**9,
-                "maxiter": 10**9,
-                "ftol": 0.0,
-                "gtol": 0.0,
-                "maxcor": _LBFGS_MEMORY,
-            },
-        )
-    except _Stop:
-        pass
-    except KeyboardInterrupt:
-        run.stopped = "interrupted"
+    start_at = pixels.flat()
+    while True:
+        loss_before = run.level_best_loss
+        try:
+            answer = scipy.optimize.minimize(
+                fun,
+                start_at,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                # Run the whole budget: the relative losses have small gradients, which the
+                # default tolerances would mistake for convergence.
+                options={
+                    "maxfun": 10**9,
+                    "maxiter": 10**9,
+                    "ftol": 0.0,
+                    "gtol": 0.0,
+                    "maxcor": _LBFGS_MEMORY,
+                },
+            )
+        except _Stop:
+            break
+        except KeyboardInterrupt:
+            run.stopped = "interrupted"
+            break
+        # scipy ended on its own (e.g. a failed line search): go on if that attempt helped.
+        if run.level_best_loss >= loss_before or not run.wants_step():
+            break
+        start_at = answer.x
     best = run.level_best
     return tf.convert_to_tensor(best[np.newaxis] if best is not None else start)
 

@@ -29,7 +29,7 @@ POOLINGS = ("max", "avg")
 # Named bundles of settings (CLI: --preset). "fast" combines L-BFGS, the image pyramid and low
 # precision where supported: a good image in far fewer steps, though it does not reach the
 # 1000-step tutorial loop's loss 15x sooner (measured in benchmarks/RESULTS.md). Coarse-to-fine
-# levels are not in it: measured, they cost more than they save (see the README). "tutorial" is
+# levels are not in it: measured, they gain nothing on top (see the README). "tutorial" is
 # the plain loop the notebook teaches. A preset only fills in fields; explicit values win.
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32", "pyramid": False},
@@ -52,7 +52,8 @@ class Settings:
         content_weight: alpha, the weight of the content loss.
         style_weight: beta, the weight of the style loss.
         tv_weight: Weight of the total-variation loss (smoothness).
-        lr: Adam's learning rate, in units of the [0, 1] pixel range.
+        lr: Adam's learning rate, in units of the [0, 1] pixel range (with `pyramid`, per
+            scale, so a pixel can move up to about 3x `lr` per step).
         init: Start from the "content" image or from uniform "noise".
         seed: Seed for the noise start.
         style_scale: Long side of the style image relative to the result's (1.0: same size).
@@ -61,7 +62,7 @@ class Settings:
         style_layer_weights: Relative weight of each style layer (default: equal).
         preview_every: Steps between events that carry the current image (0: only the last).
         optimizer: "adam" (what the tutorial teaches) or "lbfgs" (scipy's L-BFGS-B, with box
-            bounds on the pixels; each function evaluation counts as a step).
+            bounds on plain pixels; each function evaluation counts as a step).
         start_dim: Coarse-to-fine: if set below `max_dim`, optimise first at this size, then
             upsample and continue at sizes growing by `level_ratio` up to `max_dim`.
         level_ratio: Growth of the size from one coarse-to-fine level to the next.
@@ -79,9 +80,9 @@ class Settings:
             the result) or "histogram" (recolour the style image to the photo's first).
         ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
             is then the average, which removes step-to-step noise without blurring.
-        pyramid: Optimise the image as a pyramid of layers at 1, 1/2, 1/4 ... of its size
+        pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
-            steps. Works with both optimizers.
+            steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
     """
 
     arch: str = "vgg19"

@@ -85,10 +85,10 @@ def sweep(
 
     if name not in SWEEPABLE:
         raise NSTError(f"can't sweep {name!r}: choose one of {', '.join(SWEEPABLE)}.")
-    if settings.optimizer != "adam" or len(settings.levels()) > 1:
+    if settings.optimizer != "adam" or len(settings.levels()) > 1 or settings.pyramid:
         raise NSTError(
-            "a sweep runs Adam at one size: drop the lbfgs optimizer and start_dim "
-            "(--optimizer, --start-dim, --preset fast) to sweep."
+            "a sweep runs Adam on plain pixels at one size: drop the lbfgs optimizer, start_dim "
+            "and pyramid (--optimizer, --start-dim, --pyramid, --preset fast) to sweep."
         )
     variants = [settings.replace(**{name: float(v)}) for v in values]  # checks each value
     started = time.perf_counter()
@@ -176,7 +176,7 @@ def batch_losses(extractor, images, content_targets, style_targets, settings, we
     content_features, style_features = extractor(images)  # one pass for the whole batch
     # Batched reductions, not a slice per image: slicing copied every feature map (and its
     # gradient) once per image, and made the sweep slower than separate runs on a 2-core CPU
-    # (0.98x; batched: 1.05-1.12x, benchmarks/RESULTS.md).
+    # (0.98x; batched 1.05x in benchmarks/RESULTS.md, 1.12x in another run).
     out = {
         "content": L.content_loss(content_features, content_targets, per_item=True),
         "style": L.style_loss(

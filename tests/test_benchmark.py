@@ -31,3 +31,17 @@ def test_smoke_setting_runs_every_mode(weights_path, monkeypatch, tmp_path):
     assert (tmp_path / "benchmarks" / "side_by_side_smoke.png").is_file()
     table = bench.markdown_table(rows, bench.QUALITY_COLUMNS)
     assert table.count("\n") == len(rows) + 1
+
+
+def test_checkpoints_give_the_speed_up_at_equal_loss():
+    plain = [(0.0, 4.0), (10.0, 3.0), (20.0, 2.0), (30.0, 1.0)]  # (seconds, loss) of the plain loop
+
+    def plain_time_to(loss):
+        return next((t for t, value in plain if value <= loss), float("inf"))
+
+    trace = [(2.0, 3.5), (4.0, 2.0), (6.0, 0.5)]  # a mode: loss 2.0 by 5 s, 0.5 by 6 s
+    out = bench._at_checkpoints(trace, (5.0, 6.0, 1.0), plain_time_to, 30.0)
+    assert (out["loss_0"], out["plain_0"], out["speedup_0"]) == (2.0, 20.0, 4.0)
+    # Lower than the plain loop ever got: its time is only bounded.
+    assert (out["loss_1"], out["plain_1"], out["speedup_1"]) == (0.5, "> 30", "> 5.0")
+    assert out["loss_2"] == "not evaluated yet"  # nothing evaluated by 1 s

@@ -147,11 +147,16 @@ def test_parse_sweep():
         parse_sweep("style-weight=3")
 
 
-def test_sweep_refuses_lbfgs(small_pair, tiny_extractor, tiny_settings):
-    with pytest.raises(NSTError, match="a sweep runs Adam at one size"):
+@pytest.mark.parametrize("change", [{"optimizer": "lbfgs"}, {"pyramid": True}])
+def test_sweep_refuses_lbfgs_and_pyramid(change, small_pair, tiny_extractor, tiny_settings):
+    message = (
+        r"a sweep runs Adam on plain pixels at one size: drop the lbfgs optimizer, start_dim "
+        r"and pyramid \(--optimizer, --start-dim, --pyramid, --preset fast\) to sweep."
+    )
+    with pytest.raises(NSTError, match=message):
         sweep(
             *small_pair,
-            tiny_settings.replace(optimizer="lbfgs"),
+            tiny_settings.replace(**change),
             "style_weight",
             [1, 2],
             extractor=tiny_extractor,

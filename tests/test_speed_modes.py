@@ -166,10 +166,10 @@ def test_pyramid_depth_halves_down_to_about_ten_pixels():
 
 
 def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
-    from nst_helpers.optimize import _PYRAMID_DECAY, Pixels
+    from nst_helpers.optimize import _PYRAMID_DECAY, ImageVariables
 
     start = tf.fill((1, 24, 32, 3), 0.25)
-    pixels = Pixels(start, pyramid=True)
+    pixels = ImageVariables(start, pyramid=True)
     assert [tuple(v.shape[1:3]) for v in pixels.variables] == [(24, 32), (12, 16)]
     np.testing.assert_allclose(pixels.image().numpy(), 0.25)  # coarse layers start at zero
     pixels.variables[1].assign(tf.fill((1, 12, 16, 3), 0.5))  # a constant upsamples to itself
@@ -184,9 +184,9 @@ def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
 
 
 def test_pyramid_penalises_only_pixels_outside_the_range():
-    from nst_helpers.optimize import _RANGE_PENALTY, Pixels
+    from nst_helpers.optimize import _RANGE_PENALTY, ImageVariables
 
-    pixels = Pixels(tf.fill((1, 24, 32, 3), 0.5), pyramid=True)
+    pixels = ImageVariables(tf.fill((1, 24, 32, 3), 0.5), pyramid=True)
 
     def zero_loss(image):
         return {"total": tf.reduce_sum(image) * 0.0}
@@ -237,3 +237,51 @@ def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
     )
     # L-BFGS keeps 24 float64 vectors; the pyramid's coarser layers add a third to each.
     assert extra == pytest.approx(24 * 900 * 600 * 3 * 8 / 3, rel=0.01)
+
+
+def test_pyramid_gradient_reaches_clipped_pixels():
+    from nst_helpers.optimize import ImageVariables
+
+    pixels = ImageVariables(tf.fill((1, 24, 32, 3), 1.2), pyramid=True)  # every pixel clipped
+
+    def brightness(image):
+        return {"total": -tf.reduce_mean(image)}
+
+    with tf.GradientTape() as tape:
+        _, objective = pixels.objective(brightness)
+    grads = tape.gradient(objective, pixels.variables)
+    # Straight through the clip: the loss's pull reaches the scales, with the range penalty.
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+
+def test_pyramid_with_levels_and_moving_average(small_pair, tiny_extractor, tiny_settings):
+    settings = tiny_settings.replace(
+        max_dim=48, start_dim=24, level_steps=(4, 3, 3), pyramid=True, ema=0.9, preview_every=1
+    )
+    events = []
+    result = stylize(*small_pair, settings, extractor=tiny_extractor, callbacks=[events.append])
+    assert [level["steps"] for level in result.levels] == [4, 3, 3]
+    assert all(e.image.min() >= 0.0 and e.image.max() <= 1.0 for e in events)
+    assert result.best_image.size == (48, 36) and np.asarray(result.best_image).std() > 0
+
+
+def test_lbfgs_starts_again_when_scipy_ends_early(
+    monkeypatch, small_pair, tiny_extractor, tiny_settings
+):
+    import scipy.optimize
+
+    real = scipy.optimize.minimize
+    starts = []
+
+    def ends_after_three(fun, x0, **kwargs):  # as a failed line search would
+        starts.append(x0.copy())
+        kwargs["options"] = {**kwargs["options"], "maxfun": 3, "maxiter": 3}
+        return real(fun, x0, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", ends_after_three)
+    result = stylize(
+        *small_pair, tiny_settings, extractor=tiny_extractor, optimizer="lbfgs", steps=10,
+        style_weight=100.0,
+    )  # fmt: skip
+    assert result.steps_done == 10  # the whole budget, over several starts
+    assert len(starts) >= 3 and not np.array_equal(starts[0], starts[1])  # goes on from there
