@@ -540,8 +540,8 @@ class ImageVariables:
         import tensorflow as tf
 
         image = self.variables[0]
-        for k, layer in enumerate(self.variables[1:], start=1):
-            image = image + _PYRAMID_DECAY**k * tf.image.resize(layer, self.size, "bilinear")
+        for k, scale in enumerate(self.variables[1:], start=1):
+            image = image + _PYRAMID_DECAY**k * tf.image.resize(scale, self.size, "bilinear")
         return image
 
     def objective(self, loss_fn) -> tuple[dict, object]:
