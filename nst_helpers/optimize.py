@@ -270,7 +270,7 @@ def estimate_memory(settings: Settings, width: int, height: int) -> int:
     layers = settings.content_layers + settings.style_layers
     activations = activation_count(settings.arch, layers, height, width)
     needed = _BASE_BYTES + activations * _BYTES_PER_ACTIVATION[precision]
-    values = height * width * 3 * (4 / 3 if settings.pyramid else 1)  # layers 1 + 1/4 + 1/16 ...
+    values = height * width * 3 * (4 / 3 if settings.pyramid else 1)  # scales 1 + 1/4 + 1/16 ...
     if settings.optimizer == "lbfgs":  # float64 history pairs, iterate and gradient
         needed += (2 * _LBFGS_MEMORY + 4) * values * 8
     return int(needed)
@@ -544,18 +544,20 @@ class ImageVariables:
             image = image + _PYRAMID_DECAY**k * tf.image.resize(scale, self.size, "bilinear")
         return image
 
-    def objective(self, loss_fn) -> tuple[dict, object]:
-        """The losses of the image in [0, 1], and the value to minimise (adds the range penalty)."""
+    def objective(self, loss_fn) -> tuple[dict, object, object]:
+        """(losses, value to minimise, image): the losses of the image the network saw (in
+        [0, 1]), the value with the range penalty added, and that image."""
         import tensorflow as tf
 
         image = self.image()
         if not self.pyramid:
             losses = loss_fn(image)
-            return losses, losses["total"]
+            return losses, losses["total"], image
         clipped = image + tf.stop_gradient(tf.clip_by_value(image, 0.0, 1.0) - image)
         losses = loss_fn(clipped)
         outside = tf.nn.relu(image - 1.0) + tf.nn.relu(-image)
-        return losses, losses["total"] + _RANGE_PENALTY * tf.reduce_mean(tf.square(outside))
+        penalty = _RANGE_PENALTY * tf.reduce_mean(tf.square(outside))
+        return losses, losses["total"] + penalty, clipped
 
     def clipped(self):
         import tensorflow as tf
@@ -603,9 +605,8 @@ def _run_adam(run: _Run, loss_fn, start):
     @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def step():
         if pixels.pyramid:
-            before = pixels.clipped()
             with tf.GradientTape() as tape:
-                losses, objective = pixels.objective(loss_fn)
+                losses, objective, before = pixels.objective(loss_fn)
             grads = tape.gradient(objective, pixels.variables)
             optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
         else:
@@ -647,9 +648,9 @@ def _run_lbfgs(run: _Run, loss_fn, start):
     @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
     def value_and_grad():
         with tf.GradientTape() as tape:
-            losses, objective = pixels.objective(loss_fn)
+            losses, objective, image = pixels.objective(loss_fn)
         grads = tape.gradient(objective, pixels.variables)
-        return losses, objective, pixels.clipped(), grads
+        return losses, objective, tf.identity(image), grads
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         if not run.wants_step():

@@ -184,7 +184,7 @@ def batch_losses(extractor, images, content_targets, style_targets, settings, we
         ),
         "tv": L.tv_loss(images, per_item=True),
     }
-    out["total"] = (
-        weights[:, 0] * out["content"] + weights[:, 1] * out["style"] + weights[:, 2] * out["tv"]
+    out["total"] = L.total_loss(
+        out["content"], out["style"], out["tv"], weights[:, 0], weights[:, 1], weights[:, 2]
     )
     return out

@@ -191,14 +191,15 @@ def test_pyramid_penalises_only_pixels_outside_the_range():
     def zero_loss(image):
         return {"total": tf.reduce_sum(image) * 0.0}
 
-    _, inside = pixels.objective(zero_loss)
+    _, inside, _ = pixels.objective(zero_loss)
     assert float(inside) == 0.0
     pixels.variables[0].assign(tf.fill((1, 24, 32, 3), 1.5))  # every pixel 0.5 above 1
-    losses, outside = pixels.objective(zero_loss)
+    _, outside, image = pixels.objective(zero_loss)
     np.testing.assert_allclose(float(outside), _RANGE_PENALTY * 0.25, rtol=1e-6)
     seen = []
     pixels.objective(lambda image: seen.append(image) or {"total": tf.constant(0.0)})
     assert float(tf.reduce_max(seen[0])) == 1.0  # the network sees the clipped image
+    np.testing.assert_array_equal(image.numpy(), seen[0].numpy())  # and it is what comes back
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -248,7 +249,7 @@ def test_pyramid_gradient_reaches_clipped_pixels():
         return {"total": -tf.reduce_mean(image)}
 
     with tf.GradientTape() as tape:
-        _, objective = pixels.objective(brightness)
+        _, objective, _ = pixels.objective(brightness)
     grads = tape.gradient(objective, pixels.variables)
     # Straight through the clip: the loss's pull reaches the scales, with the range penalty.
     assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
