@@ -502,7 +502,8 @@ def main() -> None:
             "reached, how long the plain loop took to reach that loss, and the ratio (the "
             "speed-up at equal loss; 15x at 1/15 means the target is met).\n",
             checkpoints + "\n",
-            f"Side by side: `benchmarks/side_by_side_{args.setting}.png`.\n",
+            f"Side by side: `benchmarks/side_by_side_{args.setting}.png`. The fastest modes "
+            "let run on past the cut-off: `benchmarks/long_runs.py`, which writes LONG_RUNS.md.\n",
         ]
     if not args.skip_speed:
         sizes = (256, 512, 1024)

@@ -26,6 +26,7 @@ SETTING_OPTIONS = [
     (("--style-weight",), "style_weight", float, "beta, weight of the style loss"),
     (("--tv-weight",), "tv_weight", float, "weight of the total-variation loss"),
     (("--lr",), "lr", float, "Adam learning rate, in [0, 1] pixel units"),
+    (("--beta-1",), "beta_1", float, "Adam momentum: 0.9, or the tutorial's 0.99 for 1000 steps"),
     (("--init",), "init", str, "start image: content or noise"),
     (("--seed",), "seed", int, "seed for --init noise"),
     (("--style-scale",), "style_scale", float, "style image size relative to the result"),

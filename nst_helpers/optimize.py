@@ -596,7 +596,9 @@ def _run_adam(run: _Run, loss_fn, start):
     # A fresh optimiser per level: a Keras 3 optimiser is bound to the variables it first saw.
     # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
     # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
-    optimizer = keras.optimizers.Adam(learning_rate=run.settings.lr, epsilon=1e-8)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=run.settings.lr, beta_1=run.settings.beta_1, epsilon=1e-8
+    )
 
     decay = run.settings.ema
     average = tf.Variable(start, name="image_average")

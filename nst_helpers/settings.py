@@ -54,6 +54,9 @@ class Settings:
         tv_weight: Weight of the total-variation loss (smoothness).
         lr: Adam's learning rate, in units of the [0, 1] pixel range (with `pyramid`, per
             scale, so a pixel can move up to about 3x `lr` per step).
+        beta_1: Adam's momentum, the decay of its running mean of gradients. Keras' 0.9 settles
+            fastest in a few hundred steps; the TensorFlow tutorial's 0.99 starts slower but keeps
+            lowering the loss over 1000 steps (measured in benchmarks/LONG_RUNS.md).
         init: Start from the "content" image or from uniform "noise".
         seed: Seed for the noise start.
         style_scale: Long side of the style image relative to the result's (1.0: same size).
@@ -93,6 +96,7 @@ class Settings:
     style_weight: float = 10.0
     tv_weight: float = 1.0
     lr: float = 0.02
+    beta_1: float = 0.9
     init: str = "content"
     seed: int = 0
     style_scale: float = 1.0
@@ -130,6 +134,12 @@ class Settings:
         if self.content_weight == self.style_weight == 0:
             raise NSTError("content_weight and style_weight are both 0: nothing to optimise.")
         _check_positive(self.lr, "lr")
+        _check_weight(self.beta_1, "beta_1")
+        if self.beta_1 >= 1:
+            raise NSTError(
+                f"beta_1 must be below 1 (0.9 is Keras' default, 0.99 the TensorFlow tutorial's), "
+                f"got {self.beta_1}."
+            )
         _check_positive(self.style_scale, "style_scale")
         if self.init not in INITS:
             raise NSTError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}.")

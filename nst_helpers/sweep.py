@@ -106,7 +106,9 @@ def sweep(
     batch = len(variants)
     start = tf.concat([initial_image(content_t, settings)] * batch, axis=0)  # (B, H, W, 3)
     image = tf.Variable(start, name="images")
-    optimizer = keras.optimizers.Adam(learning_rate=settings.lr, epsilon=1e-8)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=settings.lr, beta_1=settings.beta_1, epsilon=1e-8
+    )
     weights = tf.constant([[v.content_weight, v.style_weight, v.tv_weight] for v in variants])
 
     @tf.function(autograph=False)

@@ -45,3 +45,40 @@ def test_checkpoints_give_the_speed_up_at_equal_loss():
     # Lower than the plain loop ever got: its time is only bounded.
     assert (out["loss_1"], out["plain_1"], out["speedup_1"]) == (0.5, "> 30", "> 5.0")
     assert out["loss_2"] == "not evaluated yet"  # nothing evaluated by 1 s
+
+
+def test_long_runs_read_the_target_from_the_full_results():
+    import long_runs
+
+    text = "Target loss 1.1307, reached by the plain loop in 1214 s.\n"
+    assert long_runs.plain_reference(text) == (1.1307, 1214.0)
+    with pytest.raises(SystemExit, match="run bench.py --setting full first"):
+        long_runs.plain_reference("# Benchmark results (quick setting)\n")
+
+
+def test_long_runs_summarise_a_trace_at_the_plain_loops_fractions():
+    import long_runs
+
+    trace = [(10.0, 25, 3.0), (40.0, 50, 1.5), (70.0, 75, 1.2), (90.0, 100, 1.1)]  # (s, step, loss)
+    row = long_runs.summarise("mode", trace, 100, target=1.2, plain_seconds=150.0)
+    # 1/15, 1/4 and 1/2 of 150 s are 10, 37.5 and 75 s: the lowest loss evaluated by then.
+    assert (row["at_0"], row["at_1"], row["at_2"]) == (3.0, 3.0, 1.2)
+    assert row["to_target"] == 70.0 and row["ratio"] == pytest.approx(150.0 / 70.0)
+    assert row["loss"] == 1.1 and row["seconds"] == 90.0
+    missed = long_runs.summarise("mode", trace, 100, target=1.0, plain_seconds=150.0)
+    assert missed["to_target"] == missed["ratio"] == "not reached"
+
+
+@pytest.mark.slow
+@pytest.mark.real_weights
+def test_long_run_evaluates_a_mode_until_it_reaches_the_target(weights_path):
+    import long_runs
+
+    changes = {"optimizer": "lbfgs", "pyramid": True, "steps": 2 * long_runs.EVERY}
+    forever = 1e9  # a plain loop time so long that every evaluation falls before 1/15 of it
+    row = long_runs.long_run("lbfgs", changes, str(weights_path), 0.0, forever, max_dim=64)
+    assert row["steps"] == 2 * long_runs.EVERY and row["to_target"] == "not reached"
+    assert 0 < row["loss"] == row["at_0"] < 10  # the lowest of the evaluations
+    # A target above the first evaluation stops the run there and gives its time.
+    row = long_runs.long_run("lbfgs", changes, str(weights_path), 100.0, forever, max_dim=64)
+    assert row["steps"] == long_runs.EVERY and row["to_target"] == row["seconds"] > 0

@@ -130,6 +130,7 @@ def test_usage_errors_exit_2(capsys):
         (["--precision", "int8"], "unknown precision 'int8': choose one of float32, bfloat16"),
         (["--time-budget", "0"], "time_budget must be greater than 0"),
         (["--start-dim", "-4"], "start_dim must be a positive whole number of pixels"),
+        (["--beta-1", "1"], "beta_1 must be below 1 (0.9 is Keras' default, 0.99 the TensorFlow"),
     ],
 )
 def test_unknown_choices_list_the_valid_ones(capsys, option, message):
@@ -144,6 +145,8 @@ def test_preset_fills_in_and_options_win():
     settings = settings_from_args(args)
     assert settings.optimizer == "lbfgs" and settings.pyramid is True
     assert settings.steps == 50  # given explicitly: wins over the preset's 300
+    momentum = build_parser().parse_args(["a.jpg", "b.jpg", "--beta-1", "0.99"])
+    assert settings_from_args(momentum).beta_1 == 0.99
     plain = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
     assert plain.optimizer == "adam" and plain.start_dim is None and plain.max_dim == 512
     assert plain.pyramid is False

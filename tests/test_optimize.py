@@ -145,6 +145,8 @@ def test_too_small_images_are_refused_before_running(small_pair):
         ({"tv_weight": float("inf")}, "tv_weight must be a finite number >= 0, got inf"),
         ({"content_weight": 0.0, "style_weight": 0.0}, "both 0: nothing to optimise"),
         ({"lr": 0.0}, "lr must be greater than 0"),
+        ({"beta_1": 1.0}, "beta_1 must be below 1 \\(0.9 is Keras' default, 0.99 the Tensor"),
+        ({"beta_1": -0.1}, "beta_1 must be a finite number >= 0, got -0.1"),
         ({"style_scale": -1.0}, "style_scale must be a finite number >= 0"),
         ({"init": "zeros"}, "unknown init 'zeros': choose one of content, noise"),
         ({"arch": "resnet"}, "unknown architecture 'resnet': choose one of vgg16, vgg19"),
@@ -165,3 +167,22 @@ def test_settings_round_trip_as_dict():
     assert settings.arch == "vgg16"
     assert Settings(**settings.to_dict()) == settings
     assert settings.layer_weights() == dict.fromkeys(settings.style_layers, 1.0)
+
+
+def test_beta_1_is_adams_momentum(small_pair, tiny_extractor, tiny_settings, monkeypatch):
+    import keras
+
+    from nst_helpers.sweep import sweep
+
+    made = []
+    adam = keras.optimizers.Adam
+
+    def spy(**kwargs):
+        made.append(kwargs["beta_1"])
+        return adam(**kwargs)
+
+    monkeypatch.setattr(keras.optimizers, "Adam", spy)
+    run(small_pair, tiny_extractor, tiny_settings, steps=2, beta_1=0.99)
+    settings = tiny_settings.replace(steps=2, beta_1=0.5)
+    sweep(*small_pair, settings, "style_weight", [1.0, 2.0], extractor=tiny_extractor)
+    assert made == [0.99, 0.5]  # the single run's loop, then the sweep's batch
