@@ -140,24 +140,37 @@ def _level_steps(setting: dict) -> tuple[int, ...]:
     return (*[50] * (len(levels) - 1), setting["plain_steps"])
 
 
+def full_size_judge(settings) -> tuple:
+    """(float32 extractor, evaluate): `evaluate(array)` is the total loss of an (H, W, 3) image
+    in [0, 1] at the full size in float32, the yardstick every mode is measured with."""
+    import numpy as np
+
+    from nst_helpers.images import image_to_tensor
+    from nst_helpers.model import build_extractor
+    from nst_helpers.optimize import compute_losses, make_targets, prepare_images
+
+    fp32 = build_extractor("vgg16", settings.weights)
+    content_img, style_img = prepare_images(CONTENT, STYLE, settings)
+    targets = make_targets(fp32, image_to_tensor(content_img), image_to_tensor(style_img))
+
+    def evaluate(array) -> float:
+        return float(compute_losses(fp32, array[np.newaxis], *targets, settings)["total"])
+
+    return fp32, evaluate
+
+
 def time_to_quality(setting_name: str, weights: str) -> tuple[list[dict], dict]:
     import numpy as np
 
-    from nst_helpers.images import image_to_tensor, tensor_to_image
-    from nst_helpers.model import build_extractor
-    from nst_helpers.optimize import compute_losses, make_targets, prepare_images, stylize
+    from nst_helpers.images import tensor_to_image
+    from nst_helpers.optimize import stylize
     from nst_helpers.settings import Settings
 
     setting = SETTINGS[setting_name]
     base = Settings(
         arch="vgg16", weights=weights, max_dim=setting["max_dim"], steps=setting["plain_steps"]
     )
-    fp32 = build_extractor("vgg16", weights)
-    content_img, style_img = prepare_images(CONTENT, STYLE, base)
-    targets = make_targets(fp32, image_to_tensor(content_img), image_to_tensor(style_img))
-
-    def evaluate(array) -> float:
-        return float(compute_losses(fp32, array[np.newaxis], *targets, base)["total"])
+    fp32, evaluate = full_size_judge(base)
 
     print(f"plain tutorial loop: {base.steps} steps at {base.max_dim} px ...", flush=True)
     losses, times, target, plain_image = plain_tutorial_loop(CONTENT, STYLE, base, fp32)

@@ -72,21 +72,11 @@ def summarise(name: str, trace, steps: int, target: float, plain_seconds: float)
 def long_run(name: str, changes: dict, weights: str, target: float, plain_seconds: float,
              max_dim: int = 512) -> dict:  # fmt: skip
     """Runs one mode with `changes` until it reaches `target` or spends its steps."""
-    import numpy as np
-
-    from nst_helpers.images import image_to_tensor
-    from nst_helpers.model import build_extractor
-    from nst_helpers.optimize import compute_losses, make_targets, prepare_images, stylize
+    from nst_helpers.optimize import stylize
     from nst_helpers.settings import Settings
 
     settings = Settings(arch="vgg16", weights=weights, max_dim=max_dim, preview_every=EVERY)
-    fp32 = build_extractor("vgg16", weights)
-    content, style = prepare_images(bench.CONTENT, bench.STYLE, settings)
-    targets = make_targets(fp32, image_to_tensor(content), image_to_tensor(style))
-
-    def evaluate(array) -> float:
-        return float(compute_losses(fp32, array[np.newaxis], *targets, settings)["total"])
-
+    fp32, evaluate = bench.full_size_judge(settings)
     settings = settings.replace(**changes)
     extractor = fp32 if settings.precision == "float32" else None
     print(f"{name}: up to {settings.steps} steps at {max_dim} px ...", flush=True)
