@@ -95,6 +95,7 @@ class TargetWatch:
         self.reached: tuple[float, int, float] | None = None  # (seconds, step, loss)
         self.image = None
         self.trace: list[tuple[float, float]] = []
+        self.steps: list[int] = []  # the step of each evaluation in `trace`
 
     def __call__(self, event) -> None:
         if event.elapsed - self.eval_seconds > self.give_up:
@@ -106,6 +107,7 @@ class TargetWatch:
         loss = self.evaluate(event.image)
         self.eval_seconds += time.perf_counter() - tick
         self.trace.append((clock, loss))
+        self.steps.append(event.step)
         if loss <= self.target:
             self.reached = (clock, event.step, loss)
             self.image = event.image

@@ -80,25 +80,22 @@ def long_run(name: str, changes: dict, weights: str, target: float, plain_second
     settings = settings.replace(**changes)
     extractor = fp32 if settings.precision == "float32" else None
     print(f"{name}: up to {settings.steps} steps at {max_dim} px ...", flush=True)
-    watch = bench.TargetWatch(evaluate, target, final_level=0)
-    steps = []  # the step of each evaluation, beside the watch's (seconds, loss) trace
-    result = stylize(
-        bench.CONTENT,
-        bench.STYLE,
-        settings,
-        extractor=extractor,
-        # the step first: the watch ends the run (raising) at the target
-        callbacks=[lambda event: event.image is not None and steps.append(event.step), watch],
-    )
-    trace = [(s, step, loss) for (s, loss), step in zip(watch.trace, steps, strict=False)]
+    watch = bench.TargetWatch(evaluate, target, final_level=len(settings.levels()) - 1)
+    result = stylize(bench.CONTENT, bench.STYLE, settings, extractor=extractor, callbacks=[watch])
+    trace = [(s, step, loss) for (s, loss), step in zip(watch.trace, watch.steps, strict=True)]
     row = summarise(name, trace, result.steps_done, target, plain_seconds)
     print(row, flush=True)
     return row
 
 
-def merge_rows(old_text: str, table: str) -> str:
+def merge_rows(old_text: str, table: str, target_line: str) -> str:
     """`table` with the rows of the old results file's table for the modes it did not run,
-    in RUNS order (the file's other lines come from this run)."""
+    in RUNS order (the file's other lines come from this run). Refuses when the old rows were
+    measured against another target (`target_line` differs)."""
+    if target_line not in old_text:
+        raise SystemExit(
+            "LONG_RUNS.md was measured against another target: run every mode (no --only)."
+        )
     lines = {line.split(" | ")[0][2:]: line for line in old_text.splitlines()
              if line.startswith("| ") and line[2:].split(" | ")[0] in RUNS}  # fmt: skip
     head, rule, *rows = table.splitlines()
@@ -118,17 +115,20 @@ def main() -> None:
     names = args.only or list(RUNS)
     rows = [long_run(name, RUNS[name], args.weights, target, plain_seconds) for name in names]
     table = bench.markdown_table(rows, COLUMNS)
+    target_line = (
+        f"Target: the plain tutorial loop's loss after 1000 steps, {target:.4f}, which it "
+        f"reached in {plain_seconds:.0f} s (benchmarks/RESULTS.md)."
+    )
     if args.only and out.exists():
-        table = merge_rows(out.read_text(), table)
+        table = merge_rows(out.read_text(), table, target_line)
     print(table)
     ran = "" if not args.only else f" (this run: {', '.join(names)}; the other rows are earlier)"
     text = "\n".join(
         [
             "# Long runs (512 px, VGG16, cat.jpg + swirl.jpg)\n",
             f"Machine: {bench.machine()}.\n",
-            f"Target: the plain tutorial loop's loss after 1000 steps, {target:.4f}, which it "
-            f"reached in {plain_seconds:.0f} s (benchmarks/RESULTS.md). Losses evaluated at full "
-            f"size in float32 every {EVERY} steps, off the clock.\n",
+            f"{target_line} Losses evaluated at full size in float32 every {EVERY} steps, off "
+            "the clock; seconds are the run's own, at its last evaluation.\n",
             table + "\n",
             f"Wall time: {(time.time() - started) / 60:.1f} min{ran}.\n",
         ]

@@ -30,7 +30,8 @@ POOLINGS = ("max", "avg")
 # precision where supported: a good image in far fewer steps, though it does not reach the
 # 1000-step tutorial loop's loss 15x sooner (measured in benchmarks/RESULTS.md). Coarse-to-fine
 # levels are not in it: measured, they gain nothing on top (see the README). "tutorial" is
-# the plain loop the notebook teaches. A preset only fills in fields; explicit values win.
+# the plain loop the notebook teaches (with Keras' Adam momentum, beta_1 0.9, not the TensorFlow
+# tutorial's 0.99: `--beta-1 0.99` for that). A preset only fills in fields; explicit values win.
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32", "pyramid": False},
     "fast": {"optimizer": "lbfgs", "pyramid": True, "precision": "auto", "steps": 300},
@@ -54,9 +55,9 @@ class Settings:
         tv_weight: Weight of the total-variation loss (smoothness).
         lr: Adam's learning rate, in units of the [0, 1] pixel range (with `pyramid`, per
             scale, so a pixel can move up to about 3x `lr` per step).
-        beta_1: Adam's momentum, the decay of its running mean of gradients. Keras' 0.9 settles
-            fastest in a few hundred steps; the TensorFlow tutorial's 0.99 starts slower but keeps
-            lowering the loss over 1000 steps (measured in benchmarks/LONG_RUNS.md).
+        beta_1: Adam's momentum, the decay of its running mean of gradients. Keras' 0.9 gets
+            ahead sooner; the TensorFlow tutorial's 0.99 starts slower but reaches a lower loss
+            after 1000 steps (measured in benchmarks/LONG_RUNS.md).
         init: Start from the "content" image or from uniform "noise".
         seed: Seed for the noise start.
         style_scale: Long side of the style image relative to the result's (1.0: same size).

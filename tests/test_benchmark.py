@@ -59,7 +59,7 @@ def test_long_runs_read_the_target_from_the_full_results():
 def test_long_runs_summarise_a_trace_at_the_plain_loops_fractions():
     import long_runs
 
-    trace = [(10.0, 25, 3.0), (40.0, 50, 1.5), (70.0, 75, 1.2), (90.0, 100, 1.1)]  # (s, step, loss)
+    trace = [(9.0, 25, 3.0), (40.0, 50, 1.5), (70.0, 75, 1.2), (90.0, 100, 1.1)]  # (s, step, loss)
     row = long_runs.summarise("mode", trace, 100, target=1.2, plain_seconds=150.0)
     # 1/15, 1/4 and 1/2 of 150 s are 10, 37.5 and 75 s: the lowest loss evaluated by then.
     assert (row["at_0"], row["at_1"], row["at_2"]) == (3.0, 3.0, 1.2)
@@ -82,3 +82,29 @@ def test_long_run_evaluates_a_mode_until_it_reaches_the_target(weights_path):
     # A target above the first evaluation stops the run there and gives its time.
     row = long_runs.long_run("lbfgs", changes, str(weights_path), 100.0, forever, max_dim=64)
     assert row["steps"] == long_runs.EVERY and row["to_target"] == row["seconds"] > 0
+
+
+def test_target_watch_evaluates_final_size_previews_until_the_target():
+    from types import SimpleNamespace as Event
+
+    watch = bench.TargetWatch(lambda image: float(image), target=1.0, final_level=1)
+    watch(Event(elapsed=1.0, image=None, level=1, step=1))  # no preview image: nothing to score
+    watch(Event(elapsed=2.0, image=5.0, level=0, step=2))  # a coarse level: not the full size
+    watch(Event(elapsed=3.0, image=2.0, level=1, step=3))
+    with pytest.raises(KeyboardInterrupt):  # at the target: ends the run as Ctrl-C would
+        watch(Event(elapsed=4.0, image=0.5, level=1, step=4))
+    assert watch.steps == [3, 4] and [loss for _, loss in watch.trace] == [2.0, 0.5]
+    assert watch.reached[1:] == (4, 0.5)
+
+
+def test_long_runs_merge_keeps_the_rows_not_re_run_and_refuses_another_target():
+    import long_runs
+
+    first, second = list(long_runs.RUNS)[:2]
+    target = "Target: the plain tutorial loop's loss after 1000 steps, 1.1307, ..."
+    old = f"{target}\n\n| mode | loss |\n| --- | --- |\n| {first} | 1.20 |\n| {second} | 1.18 |\n"
+    new = f"| mode | loss |\n| --- | --- |\n| {first} | 1.10 |"
+    merged = long_runs.merge_rows(old, new, target).splitlines()
+    assert merged[2:] == [f"| {first} | 1.10 |", f"| {second} | 1.18 |"]  # in RUNS order
+    with pytest.raises(SystemExit, match="measured against another target"):
+        long_runs.merge_rows(old.replace("1.1307", "1.2000"), new, target)
