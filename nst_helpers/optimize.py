@@ -333,6 +333,15 @@ def peak_memory() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
 
 
+def make_adam(settings: Settings):
+    """A Keras Adam with the settings' learning rate and momentum (`lr`, `beta_1`)."""
+    import keras
+
+    # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
+    # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
+    return keras.optimizers.Adam(learning_rate=settings.lr, beta_1=settings.beta_1, epsilon=1e-8)
+
+
 def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
     """One step of the tutorial loop: gradient of the total loss, Adam update, clip to [0, 1].
 
@@ -589,16 +598,11 @@ def pyramid_depth(height: int, width: int, coarsest: int = 10) -> int:
 
 
 def _run_adam(run: _Run, loss_fn, start):
-    import keras
     import tensorflow as tf
 
     pixels = ImageVariables(start, run.settings.pyramid)
     # A fresh optimiser per level: a Keras 3 optimiser is bound to the variables it first saw.
-    # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
-    # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
-    optimizer = keras.optimizers.Adam(
-        learning_rate=run.settings.lr, beta_1=run.settings.beta_1, epsilon=1e-8
-    )
+    optimizer = make_adam(run.settings)
 
     decay = run.settings.ema
     average = tf.Variable(start, name="image_average")

@@ -135,12 +135,7 @@ class Settings:
         if self.content_weight == self.style_weight == 0:
             raise NSTError("content_weight and style_weight are both 0: nothing to optimise.")
         _check_positive(self.lr, "lr")
-        _check_weight(self.beta_1, "beta_1")
-        if self.beta_1 >= 1:
-            raise NSTError(
-                f"beta_1 must be below 1 (0.9 is Keras' default, 0.99 the TensorFlow tutorial's), "
-                f"got {self.beta_1}."
-            )
+        _check_decay(self.beta_1, "beta_1", "0.9 is Keras' default, 0.99 the TensorFlow tutorial's")
         _check_positive(self.style_scale, "style_scale")
         if self.init not in INITS:
             raise NSTError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}.")
@@ -207,11 +202,7 @@ class Settings:
         if not isinstance(self.pyramid, (bool, np.bool_)):
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
         self.pyramid = bool(self.pyramid)
-        _check_weight(self.ema, "ema")
-        if self.ema >= 1:
-            raise NSTError(
-                f"ema must be below 1 (0 turns it off; 0.9-0.99 is typical), got {self.ema}."
-            )
+        _check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
 
     def blend_weights(self, styles: int) -> list[float]:
         """The normalised weight of each of `styles` style images (checks the count)."""
@@ -273,6 +264,13 @@ def _check_weight(value: object, name: str) -> None:
         raise NSTError(f"{name} must be a number, got {value!r}.")
     if not math.isfinite(value) or value < 0:
         raise NSTError(f"{name} must be a finite number >= 0, got {value!r}.")
+
+
+def _check_decay(value: object, name: str, hint: str) -> None:
+    """A decay rate: a number in [0, 1)."""
+    _check_weight(value, name)
+    if value >= 1:
+        raise NSTError(f"{name} must be below 1 ({hint}), got {value}.")
 
 
 def _check_positive(value: object, name: str) -> None:

@@ -15,6 +15,7 @@ from nst_helpers.optimize import (
     Result,
     as_image,
     initial_image,
+    make_adam,
     make_targets,
     matching_extractor,
     peak_memory,
@@ -80,7 +81,6 @@ def sweep(
     Raises:
         NSTError: Bad name or values, or settings that ask for L-BFGS or coarse-to-fine.
     """
-    import keras
     import tensorflow as tf
 
     if name not in SWEEPABLE:
@@ -106,9 +106,7 @@ def sweep(
     batch = len(variants)
     start = tf.concat([initial_image(content_t, settings)] * batch, axis=0)  # (B, H, W, 3)
     image = tf.Variable(start, name="images")
-    optimizer = keras.optimizers.Adam(
-        learning_rate=settings.lr, beta_1=settings.beta_1, epsilon=1e-8
-    )
+    optimizer = make_adam(settings)
     weights = tf.constant([[v.content_weight, v.style_weight, v.tv_weight] for v in variants])
 
     @tf.function(autograph=False)
