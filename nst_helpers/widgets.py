@@ -26,7 +26,7 @@ from nst_helpers.images import load_image
 from nst_helpers.settings import Settings
 
 if TYPE_CHECKING:  # TensorFlow loads only when a run starts
-    from nst_helpers.optimize import Event, Result
+    from nst_helpers.run import Event, Result
 
 KINDS = ("content", "style")
 

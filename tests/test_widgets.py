@@ -238,19 +238,19 @@ def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_set
 # Figures -------------------------------------------------------------------------------------
 
 
-def test_colour_palette_shares():
+def test_color_palette_shares():
     image = Image.new("RGB", (4, 4), (0, 0, 255))
     image.paste((255, 255, 0), (0, 0, 4, 1))  # a quarter yellow
-    assert display.colour_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
-    shares = [share for _, share in display.colour_palette(gradient_image(), colours=5)]
+    assert display.color_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
+    shares = [share for _, share in display.color_palette(gradient_image(), colors=5)]
     assert len(shares) <= 5 and sum(shares) == pytest.approx(1.0)
     assert shares == sorted(shares, reverse=True)
 
 
 def test_figures_are_titled(small_pair):
-    fig = display.plot_colour_stats(list(small_pair), ["content", "style"])
+    fig = display.plot_color_stats(list(small_pair), ["content", "style"])
     titles = [ax.get_title() for ax in fig.axes]
-    assert "content: colour histograms" in titles and "style: colour histograms" in titles
+    assert "content: color histograms" in titles and "style: color histograms" in titles
 
     features = {"block1_conv1": np.random.default_rng(0).random((1, 8, 8, 5))}
     fig = display.show_feature_maps(features, channels=3)
