@@ -75,6 +75,8 @@ def stylize(
     mask=None,
     extractor: FeatureExtractor | None = None,
     callbacks: Iterable[Callable[[Event], None]] = (),
+    ray: str | None = None,
+    workers: int | None = None,
     **changes,
 ) -> Result:
     """Runs neural style transfer: optimizes an image while the network stays frozen.
@@ -92,6 +94,9 @@ def stylize(
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
         callbacks: Functions called with an `Event` after every step.
+        ray: For a tiled run (an image too large for memory, see `nst_helpers.tiles`): None
+            runs the tiles in-process, "auto" on a local Ray, an address on a Ray cluster.
+        workers: Ray actors for the tiles (default: one per CPU).
         **changes: Settings fields to override, e.g. `steps=100, style_weight=30`.
 
     Returns:
@@ -108,6 +113,12 @@ def stylize(
     settings = settings or Settings()
     if changes:
         settings = settings.replace(**changes)
+    from nst_helpers.tiled_run import plan_for, stylize_tiled
+
+    plan = plan_for(content, settings, mask, _has_gpu())
+    if plan is not None:  # too large for memory whole: coarse to fine, in tiles
+        return stylize_tiled(content, style, settings, plan, extractor=extractor,
+                             callbacks=callbacks, ray=ray, workers=workers)  # fmt: skip
     return stylize_variants(
         content, style, [settings], mask=mask, extractor=extractor, callbacks=callbacks
     )[0]
@@ -143,8 +154,9 @@ def stylize_variants(
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
-    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
-        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim))
+    if settings.memory_limit is not None or not _has_gpu():  # a GPU's memory is TensorFlow's
+        limit = None if settings.memory_limit is None else int(settings.memory_limit * 2**30)
+        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim), limit)
     extractor = matching_extractor(extractor, settings)
     _check_level_sizes(extractor, settings, content_img, style_imgs)
 
@@ -153,7 +165,7 @@ def stylize_variants(
     image = None
     inputs = (content_img, style_imgs, mask_img)
     for level, (size, steps) in enumerate(zip(settings.levels(), run.level_steps, strict=True)):
-        image = _optimize_level(run, extractor, inputs, weights, image, level, size, steps)
+        image = optimize_level(run, extractor, inputs, weights, image, level, size, steps)
         if run.stopped != "finished":
             break
     final_size = imgs.scaled_size(content_img.size, settings.max_dim)
@@ -223,8 +235,12 @@ def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -
     return extractor
 
 
-def _optimize_level(run: Run, extractor, inputs, weights, previous, level, size, steps):
-    """Optimizes at one size, starting from `previous` upsampled (or the initial image)."""
+def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, steps):
+    """Optimizes at one size, starting from `previous` upsampled (or the initial image).
+
+    `inputs` are the (content, styles, mask) images, `weights` one [content, style, tv] row per
+    image of the batch; returns the (B, H, W, 3) image reached (the best is `run.level_best`).
+    """
     import tensorflow as tf
 
     settings = run.settings
@@ -253,12 +269,18 @@ def _optimize_level(run: Run, extractor, inputs, weights, previous, level, size,
         )  # fmt: skip
 
     run.begin_level(level, size, steps)
-    if settings.optimizer == "lbfgs":
-        final = _run_lbfgs(run, loss_fn, start)
-    else:
-        final = _run_adam(run, loss_fn, start)
+    final = optimize_image(run, loss_fn, start)
     run.end_level()
     return final
+
+
+def optimize_image(run: Run, loss_fn, start):
+    """Runs the settings' optimizer (Adam or L-BFGS) from the (B, H, W, 3) `start` for the
+    current level of `run` (after `run.begin_level`); returns the image reached (the best one
+    is `run.level_best`). `loss_fn` maps the image to its losses, one value per image."""
+    if run.settings.optimizer == "lbfgs":
+        return _run_lbfgs(run, loss_fn, start)
+    return _run_adam(run, loss_fn, start)
 
 
 def _run_adam(run: Run, loss_fn, start):

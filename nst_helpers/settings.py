@@ -91,6 +91,15 @@ class Settings:
         pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
+        memory_limit: GiB the run may use (default: what the machine has available). When the
+            whole image at `max_dim` would need more, the run is tiled (`nst_helpers.tiles`):
+            the whole image at the largest size that fits, then refined in tiles at each
+            doubling up to `max_dim`.
+        tile_size: Long side in pixels of the square tiles of a tiled run.
+        tile_overlap: Pixels shared by neighboring tiles, where they are blended (less than
+            half of `tile_size`).
+        tile_steps: Optimization steps of each tile (the whole image at the base size gets
+            `steps`).
     """
 
     arch: str = "vgg19"
@@ -120,6 +129,10 @@ class Settings:
     ema: float = 0.0
     preserve_colors: str = "none"
     pyramid: bool = False
+    memory_limit: float | None = None
+    tile_size: int = 512
+    tile_overlap: int = 64
+    tile_steps: int = 40
 
     @classmethod
     def preset(cls, name: str, **changes) -> Settings:
@@ -207,6 +220,25 @@ class Settings:
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
         self.pyramid = bool(self.pyramid)
         check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
+        self._check_tile_options()
+
+    def _check_tile_options(self) -> None:
+        if self.memory_limit is not None:
+            check_positive(self.memory_limit, "memory_limit")
+        check_size(self.tile_size, "tile_size")
+        check_count(self.tile_steps, "tile_steps")
+        if isinstance(self.tile_overlap, bool) or not isinstance(
+            self.tile_overlap, (int, np.integer)
+        ):
+            raise NSTError(
+                f"tile_overlap must be a whole number of pixels, got {self.tile_overlap!r}."
+            )
+        if not 0 <= self.tile_overlap < self.tile_size / 2:
+            raise NSTError(
+                f"tile_overlap must be at least 0 and less than half of tile_size "
+                f"({self.tile_size} px), got {self.tile_overlap}: e.g. --tile-overlap "
+                f"{self.tile_size // 8}."
+            )
 
     def blend_weights(self, styles: int) -> list[float]:
         """The normalised weight of each of `styles` style images (checks the count)."""

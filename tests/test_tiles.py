@@ -1,0 +1,207 @@
+"""Tiled high resolution: the plan's arithmetic, the blending weights, the level's style targets,
+and tiled runs on tiny images with a tiny memory limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import gradient_image
+from nst_helpers.errors import NSTError
+from nst_helpers.memory import estimate_memory
+from nst_helpers.settings import Settings
+from nst_helpers.tiles import (
+    GIB,
+    axis_starts,
+    chunk_edges,
+    plan_tiles,
+    tile_grid,
+    tile_weights,
+)
+
+CASES = [(100, 40, 10), (97, 32, 8), (33, 32, 8), (221, 100, 40), (64, 64, 16), (500, 48, 0)]
+
+
+def texture(width: int = 96, height: int = 72) -> Image.Image:
+    """A stationary pattern: every tile has about the same statistics as the whole image."""
+    y, x = np.mgrid[0:height, 0:width]
+    channels = [0.5 + 0.3 * np.sin(x / 2.0), 0.5 + 0.3 * np.cos(y / 3.0)]
+    array = np.stack([*channels, 0.5 + 0.2 * np.sin((x + y) / 4.0)], axis=-1)
+    return Image.fromarray((array * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), CASES)
+def test_axis_starts_cover_the_axis_with_the_overlap_asked(length, tile, overlap):
+    starts = axis_starts(length, tile, overlap)
+    size = min(tile, length)
+    assert starts[0] == 0 and starts[-1] + size == length
+    shared = [starts[i] + size - starts[i + 1] for i in range(len(starts) - 1)]
+    assert all(s >= overlap for s in shared)
+    if len(starts) > 2:  # the fewest tiles: with one less, neighbors would share too little
+        assert (length - size) / (len(starts) - 2) > tile - overlap
+
+
+def test_tile_grid_covers_the_canvas():
+    tiles = tile_grid((130, 70), 48, 12)
+    covered = np.zeros((70, 130), bool)
+    for t in tiles:
+        assert (t.width, t.height) == (48, 48)
+        covered[t.top : t.top + t.height, t.left : t.left + t.width] = True
+    assert covered.all()
+    assert len(tiles) == len(axis_starts(130, 48, 12)) * len(axis_starts(70, 48, 12))
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), CASES)
+def test_blending_weights_sum_to_one(length, tile, overlap):
+    size = (length, max(1, length // 2 + 3))
+    tiles = tile_grid(size, tile, overlap)
+    total = np.zeros(size[::-1])
+    for t, weight in zip(tiles, tile_weights(size, tiles, overlap), strict=True):
+        assert weight.shape == (t.height, t.width)
+        assert weight.min() >= 0 and weight.max() <= 1
+        total[t.top : t.top + t.height, t.left : t.left + t.width] += weight
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+
+
+def test_blending_feathers_across_the_overlap():
+    tiles = tile_grid((100, 40), 40, 10)
+    weight = tile_weights((100, 40), tiles, 10)[0][0]  # first tile, along x
+    assert weight[0] == 1 and weight[-1] < 0.05  # falls to about 0 at its inner edge
+    middle = np.isclose(weight, 0.5, atol=0.1).nonzero()[0]
+    assert middle.size and 30 <= middle.mean() < 40  # half way inside the shared pixels
+
+
+def test_chunk_edges_partition_the_axis():
+    assert chunk_edges(100, 40) == [0, 33, 67, 100]
+    assert chunk_edges(40, 40) == [0, 40]
+
+
+def small_settings(**changes) -> Settings:
+    values = dict(arch="vgg16", weights=None, max_dim=96, steps=30, tile_size=48,
+                  tile_overlap=16, tile_steps=30, content_layers=("block3_conv1",),
+                  style_layers=("block1_conv1", "block2_conv1"), preview_every=0)  # fmt: skip
+    return Settings(**{**values, **changes})
+
+
+def test_plan_fits_the_limit_and_doubles_up_to_max_dim():
+    settings = small_settings(max_dim=4096, tile_size=512, tile_overlap=64, precision="bfloat16")
+    limit = 8 * GIB
+    plan = plan_tiles(settings, (4096, 3072), limit)
+    assert plan.peak <= limit
+    sizes = [level.max_dim for level in plan.levels]
+    assert sizes[-1] == 4096 and all(b == 2 * a for a, b in zip(sizes, sizes[1:], strict=False))
+    base = plan.levels[0]
+    assert not base.tiles and estimate_memory(settings, *base.size) <= limit
+    assert estimate_memory(settings, *plan.levels[1].size) > limit  # the base is the largest
+    assert plan.levels[-1].size == (4096, 3072) and plan.levels[-1].tiles
+    assert len(plan.steps) == len(plan.units()) == 1 + sum(len(lv.tiles) for lv in plan.levels)
+    assert "tiles of 512 px" in plan.describe() and plan.to_dict()["overlap"] == 64
+
+
+def test_no_plan_when_the_whole_image_fits():
+    settings = small_settings()
+    assert plan_tiles(settings, (96, 72), None) is None
+    assert plan_tiles(settings, (96, 72), 64 * GIB) is None
+
+
+def test_a_tile_too_large_for_the_limit_is_refused_with_a_size_that_fits():
+    settings = small_settings(max_dim=2048, tile_size=2048)
+    with pytest.raises(NSTError, match=r"use tile_size \(--tile-size\) \d+ or less"):
+        plan_tiles(settings, (2048, 2048), 2 * GIB)
+
+
+def test_tile_overlap_must_be_less_than_half_the_tile():
+    with pytest.raises(NSTError, match="less than half of tile_size"):
+        small_settings(tile_overlap=24)
+    with pytest.raises(NSTError, match="memory_limit must be greater than 0"):
+        small_settings(memory_limit=0)
+
+
+def test_level_style_targets_match_the_whole_style_image(tiny_extractor):
+    from nst_helpers.images import image_to_tensor, resize_image
+    from nst_helpers.objective import make_targets
+    from nst_helpers.tiled_run import level_style_targets
+
+    style = gradient_image(64, 64, seed=1)
+    content = image_to_tensor(gradient_image(40, 40))
+    _, whole = make_targets(tiny_extractor, content, image_to_tensor(resize_image(style, 96)))
+    one_chunk = level_style_targets(tiny_extractor, [style], small_settings(tile_size=96), 96)
+    chunks = level_style_targets(tiny_extractor, [style], small_settings(tile_size=48), 96)
+    for name, gram in whole.items():
+        np.testing.assert_allclose(one_chunk[name], gram, rtol=1e-5, atol=1e-6)
+        # four 48 px chunks: only the network's zero padding at chunk edges differs
+        np.testing.assert_allclose(chunks[name], gram, rtol=0.1, atol=0.02 * float(np.max(gram)))
+
+
+def limit_for_tiles() -> float:
+    """GiB that fit a 48 px tile but not the 96 px image."""
+    settings = small_settings()
+    limit = estimate_memory(settings, 48, 48) / GIB + 1e-3
+    assert estimate_memory(settings, 96, 72) / GIB > limit
+    return limit
+
+
+@pytest.fixture(scope="module")
+def tiled_run(tiny_extractor):
+    """A tiled run of the 96 px texture with the events it sent."""
+    from nst_helpers.optimize import stylize
+
+    events = []
+    settings = small_settings(memory_limit=limit_for_tiles())
+    style = gradient_image(64, 64, seed=1)
+    result = stylize(
+        texture(), style, settings, extractor=tiny_extractor, callbacks=[events.append]
+    )
+    return result, events
+
+
+@pytest.mark.slow
+def test_tiled_run_is_close_to_the_whole_image_run(tiny_extractor, tiled_run):
+    from nst_helpers.optimize import stylize
+
+    tiled, events = tiled_run
+    content, style = texture(), gradient_image(64, 64, seed=1)
+    whole = stylize(content, style, small_settings(steps=60), extractor=tiny_extractor)
+    plan = tiled.recipe["options"]["tile_plan"]
+    assert [lv["tiles"] for lv in plan["levels"]] == [0, 6]
+    assert tiled.best_image.size == whole.best_image.size == (96, 72)
+    assert [e.step for e in events] == list(range(1, 30 + 6 * 30 + 1))
+    assert {e.level for e in events} == {0, 1} and events[-1].steps == 210
+    assert events[-1].image.shape == (72, 96, 3)  # the last event shows the whole canvas
+    a, b, c = (
+        np.asarray(x, np.float64) / 255 for x in (tiled.best_image, whole.best_image, content)
+    )
+    # Tolerance: the tiled image differs from the whole-image run by less than 3/4 of how far
+    # that run moved away from the photo (measured: 0.061 against 0.117, a ratio of 0.52).
+    assert np.abs(a - b).mean() < 0.75 * np.abs(c - b).mean()
+    assert tiled.stopped == "finished" and tiled.steps_done == 210
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_tile_keeps_the_canvas_so_far(tiny_extractor, tiled_run):
+    from nst_helpers.optimize import stylize
+
+    def interrupt(event):
+        if event.step == 75:  # in the second tile of the tiled level
+            raise KeyboardInterrupt
+
+    settings = small_settings(memory_limit=limit_for_tiles())
+    result = stylize(texture(), gradient_image(64, 64, seed=1), settings,
+                     extractor=tiny_extractor, callbacks=[interrupt])  # fmt: skip
+    assert result.stopped == "interrupted" and result.steps_done == 75
+    assert result.best_image.size == (96, 72)
+    assert [lv["steps"] for lv in result.levels] == [30, 45]
+    # The first tile finished: where it alone counts (the top-left corner) the image is the
+    # uninterrupted run's.
+    kept, finished = (np.asarray(r.best_image)[:12, :12] for r in (result, tiled_run[0]))
+    np.testing.assert_array_equal(kept, finished)
+
+
+def test_a_mask_with_a_tiled_run_is_refused():
+    from nst_helpers.optimize import stylize
+
+    with pytest.raises(NSTError, match="a mask can't be combined with a tiled run"):
+        stylize(
+            texture(), texture(), small_settings(memory_limit=limit_for_tiles()), mask=texture()
+        )
