@@ -1,0 +1,203 @@
+"""A folder of photos in one style: every image into an output folder, resumable.
+
+`stylize_folder("photos/", "painting.jpg", "out/")` writes out/<name>.png for every image in
+photos/, each with its recipe. An image whose output already exists with a matching recipe (the
+same settings and the same input files, by sha256) is skipped, so a stopped batch resumes where
+it was. A file that can't be read is reported in one line and the batch goes on; the summary
+counts what was done, skipped and failed. With `ray` the images run as Ray tasks
+(`nst_helpers.distributed`), the same `stylize_job` as in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nst_helpers import images as imgs
+from nst_helpers.errors import NSTError
+from nst_helpers.settings import Settings
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+@dataclass
+class FolderSummary:
+    """What a folder run did: outputs written, skipped (already done), and failed (with why)."""
+
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """One line: "3 done, 1 skipped, 1 failed in 12.0 s" (and "interrupted")."""
+        text = (
+            f"{len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed "
+            f"in {self.seconds:.1f} s"
+        )
+        return text + (" (interrupted: run it again to resume)" if self.interrupted else "")
+
+
+@dataclass
+class ImageJob:
+    """One image of a folder: its index, the loaded content and style images, the settings."""
+
+    index: int
+    content: object  # PIL image
+    styles: list
+    settings: Settings
+
+
+def stylize_job(extractor, job: ImageJob, callbacks: Iterable[Callable] = ()):
+    """Stylizes one image; returns (job index, Result, None), or (index, None, the error
+    message) if it failed."""
+    from nst_helpers.optimize import stylize
+    from nst_helpers.run import NonFiniteLossError
+
+    try:
+        result = stylize(job.content, job.styles, job.settings, extractor=extractor,
+                         callbacks=callbacks)  # fmt: skip
+    except (NonFiniteLossError, NSTError) as err:
+        return job.index, None, str(err)
+    return job.index, result, None
+
+
+def folder_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files in a folder (by suffix, not hidden), sorted by name.
+
+    Raises:
+        NSTError: The folder is missing or holds no image files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NSTError(f"'{folder}' is not a folder: give a folder of images or one image file.")
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+    if not files:
+        raise NSTError(
+            f"'{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES)}): check the folder."
+        )
+    return files
+
+
+def recipe_matches(output: Path, recipe: dict) -> bool:
+    """Whether `output` exists with a recipe of the same settings and input files (sha256)."""
+    from nst_helpers.recipe import read_recipe
+
+    if not output.is_file():
+        return False
+    try:
+        stored = read_recipe(output)
+    except NSTError:
+        return False
+
+    def key(r: dict) -> tuple:
+        inputs = r.get("inputs", {})
+        shas = [inputs.get("content", {}).get("sha256")]
+        shas += [s.get("sha256") for s in inputs.get("styles", [])]
+        return json.dumps(r.get("settings"), sort_keys=True), shas
+
+    return key(stored) == key(json.loads(json.dumps(recipe)))
+
+
+def stylize_folder(
+    folder: str | os.PathLike,
+    style,
+    output_dir: str | os.PathLike,
+    settings: Settings | None = None,
+    *,
+    extractor=None,
+    ray: str | None = None,
+    workers: int | None = None,
+    report: Callable[[str], None] | None = None,
+    callbacks: Iterable[Callable] = (),
+) -> FolderSummary:
+    """Stylizes every image of `folder` into `output_dir`/<name>.png, skipping those done.
+
+    Args:
+        folder: The folder of photos.
+        style: The style image file(s).
+        output_dir: Where to write (created if missing); never one of the inputs.
+        settings: The settings for every image (default `Settings()`).
+        extractor: A prebuilt extractor for in-process runs.
+        ray: None (in-process), "auto" (a local Ray) or a Ray cluster address.
+        workers: Ray actors (default: one per CPU).
+        report: Called with one line per image (default: print to stderr).
+        callbacks: Event callbacks for in-process runs (e.g. a progress bar).
+
+    Returns:
+        The summary (done, skipped, failed).
+
+    Raises:
+        NSTError: The folder has no images, a style image is bad, or the output folder can't
+            be written.
+    """
+    from nst_helpers.recipe import make_recipe
+
+    started = time.perf_counter()
+    settings = settings or Settings()
+    report = report or (lambda line: print(line, file=sys.stderr))
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    style_imgs = [imgs.load_image(path) for path in styles]  # a bad style stops the batch
+    output_dir = imgs.ensure_writable_dir(output_dir)
+    summary = FolderSummary()
+    pending = []  # (job, output, recipe)
+    for path in folder_images(folder):
+        output = output_dir / f"{path.stem}.png"
+        if output.resolve() == path.resolve():
+            summary.failed.append((path, "its output would overwrite it"))
+            report(f"failed {path}: its output would overwrite it; use another output folder.")
+            continue
+        try:
+            recipe = make_recipe(settings, path, styles, {"output": os.fspath(output)})
+            if recipe_matches(output, recipe):
+                summary.skipped.append(path)
+                report(f"skipped {path}: {output} is done")
+                continue
+            content = imgs.load_image(path)
+        except NSTError as err:
+            summary.failed.append((path, str(err)))
+            report(f"failed {path}: {err}")
+            continue
+        pending.append((ImageJob(len(pending), content, style_imgs, settings), output, recipe))
+
+    def land(outcome) -> None:
+        index, result, error = outcome
+        _, output, recipe = pending[index]
+        if error is not None:
+            summary.failed.append((Path(recipe["inputs"]["content"]["path"]), error))
+            report(f"failed {recipe['inputs']['content']['path']}: {error}")
+            return
+        if result.stopped == "interrupted":  # not saved: the next run does it again
+            summary.interrupted = True
+            raise KeyboardInterrupt
+        recipe["options"].update((result.recipe or {}).get("options", {}))  # e.g. the tile plan
+        result.save(output, recipe)
+        summary.done.append(output)
+        report(f"done {recipe['inputs']['content']['path']} -> {output}: {result.summary()}")
+
+    try:
+        if ray is None:
+            from nst_helpers.optimize import matching_extractor
+
+            extractor = matching_extractor(extractor, settings) if pending else None
+            for job, _, _ in pending:
+                land(stylize_job(extractor, job, callbacks))
+        elif pending:
+            from nst_helpers.distributed import Workers
+
+            with Workers(settings, ray, workers) as pool:
+                pool.map("stylize", [job for job, _, _ in pending], land)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.seconds = time.perf_counter() - started
+    return summary

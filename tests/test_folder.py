@@ -1,0 +1,83 @@
+"""Folder runs: every image into the output folder, resuming by recipe, bad files reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import gradient_image
+from nst_helpers.errors import NSTError
+from nst_helpers.folder import folder_images, stylize_folder
+from nst_helpers.recipe import read_recipe
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    gradient_image(40, 30, seed=0).save(folder / "a.png")
+    gradient_image(30, 40, seed=2).save(folder / "b.jpg")
+    (folder / "broken.jpg").write_bytes(b"not an image at all")
+    (folder / "notes.txt").write_text("not an image, not a photo: ignored")
+    style = tmp_path / "style.png"
+    gradient_image(36, 36, seed=1).save(style)
+    return folder, style
+
+
+def run(photos, tmp_path, settings, extractor, **kwargs):
+    folder, style = photos
+    lines = []
+    summary = stylize_folder(folder, style, tmp_path / "out", settings, extractor=extractor,
+                             report=lines.append, **kwargs)  # fmt: skip
+    return summary, lines
+
+
+def test_folder_run_writes_every_image_and_reports_a_bad_file(
+    photos, tmp_path, tiny_settings, tiny_extractor
+):
+    summary, lines = run(photos, tmp_path, tiny_settings, tiny_extractor)
+    out = tmp_path / "out"
+    assert summary.done == [out / "a.png", out / "b.png"]
+    assert [p.name for p, _ in summary.failed] == ["broken.jpg"]
+    assert "not an image" in summary.failed[0][1]
+    bad = [line for line in lines if "broken.jpg" in line]
+    assert len(bad) == 1 and bad[0].startswith("failed ") and "\n" not in bad[0]
+    assert summary.line().startswith("2 done, 0 skipped, 1 failed")
+    recipe = read_recipe(out / "b.png")
+    assert recipe["inputs"]["content"]["name"] == "b.jpg" and recipe["settings"]["steps"] == 8
+
+
+def test_folder_run_resumes_and_skips_what_is_done(photos, tmp_path, tiny_settings, tiny_extractor):
+    run(photos, tmp_path, tiny_settings, tiny_extractor)
+    out = tmp_path / "out"
+    written = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    again, _ = run(photos, tmp_path, tiny_settings, tiny_extractor)
+    assert again.done == [] and [p.name for p in again.skipped] == ["a.png", "b.jpg"]
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == written  # untouched
+    # A changed input, or changed settings, no longer match the recipe: done again.
+    gradient_image(40, 30, seed=5).save(photos[0] / "a.png")
+    changed, _ = run(photos, tmp_path, tiny_settings, tiny_extractor)
+    assert changed.done == [out / "a.png"] and [p.name for p in changed.skipped] == ["b.jpg"]
+    other, _ = run(photos, tmp_path, tiny_settings.replace(steps=4), tiny_extractor)
+    assert len(other.done) == 2
+
+
+def test_an_interrupted_folder_run_saves_nothing_half_done_and_resumes(
+    photos, tmp_path, tiny_settings, tiny_extractor
+):
+    def interrupt(event):
+        raise KeyboardInterrupt
+
+    stopped, _ = run(photos, tmp_path, tiny_settings, tiny_extractor, callbacks=[interrupt])
+    assert stopped.interrupted and stopped.done == []
+    assert not (tmp_path / "out" / "a.png").exists()
+    assert "interrupted" in stopped.line()
+    resumed, _ = run(photos, tmp_path, tiny_settings, tiny_extractor)
+    assert len(resumed.done) == 2 and not resumed.interrupted
+
+
+def test_a_folder_without_images_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(NSTError, match="holds no image files"):
+        folder_images(tmp_path)
+    with pytest.raises(NSTError, match="is not a folder"):
+        folder_images(tmp_path / "notes.txt")
