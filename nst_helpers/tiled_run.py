@@ -171,12 +171,18 @@ class TileRun(Run):
             self._emit(last, lambda: outcome.best[None])
 
 
-def plan_for(content, settings: Settings, mask=None, has_gpu: bool = False) -> TilePlan | None:
+def plan_for(content, settings: Settings, mask=None, has_gpu: bool | None = None) -> TilePlan | None:
     """The tile plan `stylize` follows for this content image, or None if it fits whole.
+
+    `has_gpu` (default: whether TensorFlow sees one) decides the default memory limit.
 
     Raises:
         NSTError: A mask is given for a run that needs tiles (not supported yet).
     """
+    if has_gpu is None:
+        from nst_helpers.optimize import _has_gpu
+
+        has_gpu = _has_gpu()
     size = imgs.as_image(content, "content").size
     plan = plan_tiles(settings, size, memory_limit(settings, has_gpu))
     if plan is not None and mask is not None:
