@@ -272,7 +272,8 @@ def _run_adam(run: Run, loss_fn, start):
     average = tf.Variable(start, name="image_average")
     count = tf.Variable(0.0)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    # autograph off: plain tensor code, no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def step():
         if pixels.pyramid:
             with tf.GradientTape() as tape:
@@ -316,7 +317,7 @@ def _run_lbfgs(run: Run, loss_fn, start):
 
     pixels = ImageVariables(start, run.settings.pyramid)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def value_and_grad():
         with tf.GradientTape() as tape:
             losses, objective, image = pixels.objective(loss_fn)
