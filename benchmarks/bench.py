@@ -214,7 +214,7 @@ def time_to_quality(setting_name: str, weights: str) -> dict:
         result = nst.stylize(CONTENT, STYLE, settings, extractor=extractor, callbacks=[watch])
         reached = watch.reached
         best = evaluate(np.asarray(result.best_image, dtype=np.float32) / 255.0)
-        seconds = result.seconds["optimise"]
+        seconds = result.seconds["optimize"]
         watch.trace.append((seconds - watch.eval_seconds, best))
         rows.append(
             {

@@ -99,11 +99,8 @@ def pools_before(arch: str, layer: str) -> int:
 def layer_shapes(
     arch: str, layers: Sequence[str], height: int, width: int
 ) -> Iterator[tuple[str, int, int, int]]:
-    """Walks the network from the input to the deepest of `layers`, one layer at a time.
-
-    Yields:
-        (name, height, width, channels) of each layer's output: 3x3 convolutions keep the size
-        ("same" padding), each 2x2 pooling halves it, rounding down.
+    """Yields (name, height, width, channels) of each layer's output, from the input to the
+    deepest of `layers`: 3x3 convolutions keep the size, 2x2 poolings halve it (rounding down).
 
     Example:
         >>> list(layer_shapes("vgg16", ["block1_pool"], 10, 10))[1:]
@@ -128,10 +125,8 @@ def activation_count(arch: str, layers: Sequence[str], height: int, width: int) 
 
 
 def conv_flops(arch: str, layers: Sequence[str], height: int, width: int) -> int:
-    """Counts the FLOPs of the forward 3x3 convolutions up to the deepest of `layers`.
-
-    Each output value of a convolution costs 9 * input channels multiply-adds (2 FLOPs each);
-    poolings and ReLUs are not counted.
+    """Counts the FLOPs of the forward 3x3 convolutions up to the deepest of `layers`: each
+    output value costs 9 * input channels multiply-adds, 2 FLOPs each (poolings, ReLUs: none).
 
     Example:
         >>> conv_flops("vgg16", ["block1_conv1"], 10, 10) == 2 * 9 * 3 * 64 * 10 * 10
