@@ -19,25 +19,22 @@ the side-by-side image benchmarks/side_by_side_<setting>.png. Each part (`time_t
    side in one process on the same machine.
    A mode that has not reached the target after a quarter of the plain loop's time is stopped
    and reported without a time (it is then less than 4x faster).
-2. Speed. Seconds per step at 256, 512 and 1024 px for VGG16 and VGG19 (random weights are fine
-   for timing), float32 and bfloat16, the achieved GFLOP/s and each configuration's peak memory
-   (each in its own process, so the peak is its own).
+2. Speed (benchmarks/speed.py). Seconds per step at 256, 512 and 1024 px for VGG16 and VGG19
+   (random weights are fine for timing), float32 and bfloat16, the achieved GFLOP/s and each
+   configuration's peak memory (each in its own process, so the peak is its own).
 3. Controls. A sweep as one batch against separate runs; the moving average of the iterates.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import report
+from speed import speed_table
 
 import nst_helpers as nst
 
@@ -293,74 +290,6 @@ def _side_by_side(images: dict, setting_name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. Speed and memory, one configuration per process
-# ---------------------------------------------------------------------------------------------
-def step_gflop(arch: str, layers, size: int) -> float:
-    """FLOPs of one step, in GFLOP: the forward convolutions up to the deepest layer
-    (`model.conv_flops`), times two (the backward pass computes the gradient for the input
-    only, about the forward's cost)."""
-    from nst_helpers.model import conv_flops
-
-    return 2 * conv_flops(arch, layers, size, size) / 1e9
-
-
-def speed_one(arch: str, size: int, precision: str, steps: int) -> dict:
-    """Runs in a child process: seconds per step (median) and this process's peak memory."""
-    import numpy as np
-    import tensorflow as tf
-
-    settings = nst.Settings(arch=arch, weights=None)
-    extractor = nst.build_extractor(arch, None, precision=precision)
-    image = tf.Variable(tf.random.uniform((1, size, size, 3), seed=0))
-    targets = nst.make_targets(extractor, tf.convert_to_tensor(image), tf.convert_to_tensor(image))
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            total = nst.compute_losses(extractor, image, *targets, settings)["total"]
-        return total, tape.gradient(total, image)
-
-    step()  # trace
-    times = []
-    for _ in range(steps):
-        tick = time.perf_counter()
-        step()[0].numpy()
-        times.append(time.perf_counter() - tick)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    seconds = float(np.median(times))
-    gflop = step_gflop(arch, settings.content_layers + settings.style_layers, size)
-    return {
-        "network": arch,
-        "size_px": size,
-        "precision": precision,
-        "steps_timed": steps,
-        "seconds_per_step": seconds,
-        "gflop_per_step": gflop,
-        "gflop_per_second": gflop / seconds,
-        "peak_memory_gib": peak_kib / 2**20,
-    }
-
-
-def speed_table(sizes, archs, precisions) -> dict:
-    """The `speed` part of results.json: one row per network, size and precision."""
-    rows = []
-    for arch in archs:
-        for size in sizes:
-            for precision in precisions:
-                steps = 5 if size <= 512 else 3
-                print(f"speed: {arch} {size} px {precision} ...", flush=True)
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", arch, str(size), precision, str(steps)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                print(rows[-1], flush=True)
-    return {"rows": rows}
-
-
-# ---------------------------------------------------------------------------------------------
 # 3. Controls: a sweep as one batch vs separate runs; the moving average of the iterates
 # ---------------------------------------------------------------------------------------------
 def controls(weights: str, size: int = 256, steps: int = 60) -> dict:
@@ -405,12 +334,7 @@ def main() -> None:
                         "sweep/EMA table; keep the results file's other parts")  # fmt: skip
     parser.add_argument("--render", action="store_true", help="rebuild the markdown from the "
                         "setting's JSON, running nothing")  # fmt: skip
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        arch, size, precision, steps = args.child
-        print(json.dumps(speed_one(arch, int(size), precision, int(steps))))
-        return
     folder = ROOT / "benchmarks"
     json_name, markdown_name = report.results_names(args.setting)
     if args.render:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
 from judge import Judge, Scores  # noqa: E402
 
 WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_tv_imagenet_notop.weights.h5"
@@ -192,7 +191,7 @@ def render(data: dict) -> str:
     lines = [
         "# Time to the tutorial's quality, judged by an independent network",
         "",
-        f"Measured {data['date']} on {data['machine']} with `python benchmarks/"
+        f"Measured {report.measured_line(data['measured'])} with `python benchmarks/"
         f"time_to_quality.py --setting {data['name']}` ({data['setting']['max_dim']} px). "
         "Scores are the HED judge's content / style distances (lower is better); a mode reaches "
         "the target when it is at or below the plain loop's 1000-step scores on both.",
@@ -222,13 +221,6 @@ def render(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> str:
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    return f"{sys.platform} {cpu}, Python {platform.python_version()}, TF {tf.__version__}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setting", choices=SETTINGS, default="smoke")
@@ -237,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results file")
     args = parser.parse_args(argv)
     if args.render:
-        (args.out.parent / TABLE.name).write_text(render(json.loads(args.out.read_text())))
+        report.write_text(args.out.parent / TABLE.name, render(report.load(args.out)))
         return 0
     setting = SETTINGS[args.setting]
+    started = time.time()
     judge = Judge()
     records = []
     for content_name, style_name in PAIRS[: setting.get("pairs", len(PAIRS))]:
@@ -247,16 +240,11 @@ def main(argv: list[str] | None = None) -> int:
             run_pair(content_name, style_name, setting, args.weights, judge, args.out.parent)
         )
         print(json.dumps(records[-1], indent=1, default=str), flush=True)
-    data = {
-        "name": args.setting,
-        "setting": setting,
-        "date": date.today().isoformat(),
-        "machine": machine(),
-        "pairs": records,
-    }
-    args.out.write_text(json.dumps(data, indent=1))
+    data = {"name": args.setting, "setting": setting, "measured": report.measured(started),
+            "pairs": records}  # fmt: skip
+    report.save(data, args.out)
     page = render(data)
-    (args.out.parent / TABLE.name).write_text(page)
+    report.write_text(args.out.parent / TABLE.name, page)
     print(page)
     return 0 if all(math.isfinite(r["plain_seconds"]) for r in records) else 1
 

@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench  # noqa: E402
 import long_runs  # noqa: E402
 import report  # noqa: E402
+import speed  # noqa: E402
 
 from nst_helpers.model import (  # noqa: E402
     DEFAULT_CONTENT_LAYERS,
@@ -145,7 +146,7 @@ def test_flop_count_of_vgg16_at_224_px():
     forward = conv_flops("vgg16", ["block5_conv1"], 224, 224) / 1e9
     assert forward == pytest.approx(30.69 - 1.85, rel=0.01)
     # The benchmark's figure for a step is that walk's count, forward and backward.
-    assert bench.step_gflop("vgg16", ["block5_conv1"], 224) / 2 == pytest.approx(forward)
+    assert speed.step_gflop("vgg16", ["block5_conv1"], 224) / 2 == pytest.approx(forward)
 
 
 def test_conv_flops_by_hand_for_one_and_three_convolutions():
@@ -221,7 +222,7 @@ def test_committed_markdown_is_rendered_from_the_committed_json():
     # The GFLOP figures are the model's count (one layer walk), not a copy of their own.
     layers = DEFAULT_CONTENT_LAYERS + DEFAULT_STYLE_LAYERS
     for row in results["speed"]["rows"]:
-        expected = bench.step_gflop(row["network"], layers, row["size_px"])
+        expected = speed.step_gflop(row["network"], layers, row["size_px"])
         assert row["gflop_per_step"] == pytest.approx(expected)
     # long_runs.json's target is the full benchmark's, as the tables show it.
     assert long_runs.same_target(runs["target"], long_runs.plain_reference(results))
