@@ -19,7 +19,6 @@ import nst_helpers as nst
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# ---------------------------------------------------------------------------------------------
 def step_gflop(arch: str, layers, size: int) -> float:
     """FLOPs of one step, in GFLOP: the forward convolutions up to the deepest layer
     (`model.conv_flops`), times two (the backward pass computes the gradient for the input
@@ -29,8 +28,11 @@ def step_gflop(arch: str, layers, size: int) -> float:
     return 2 * conv_flops(arch, layers, size, size) / 1e9
 
 
-def speed_one(arch: str, size: int, precision: str, steps: int) -> dict:
-    """Runs in a child process: seconds per step (median) and this process's peak memory."""
+def speed_one(arch: str, size: int, precision: str, steps: int, jit_compile: bool = False) -> dict:
+    """Runs in a child process: seconds per step (median) and this process's peak memory.
+
+    `jit_compile` compiles the step with XLA; the first call (tracing, compiling) is not timed.
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -39,7 +41,7 @@ def speed_one(arch: str, size: int, precision: str, steps: int) -> dict:
     image = tf.Variable(tf.random.uniform((1, size, size, 3), seed=0))
     targets = nst.make_targets(extractor, tf.convert_to_tensor(image), tf.convert_to_tensor(image))
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile or None)
     def step():
         with tf.GradientTape() as tape:
             total = nst.compute_losses(extractor, image, *targets, settings)["total"]
@@ -58,6 +60,7 @@ def speed_one(arch: str, size: int, precision: str, steps: int) -> dict:
         "network": arch,
         "size_px": size,
         "precision": precision,
+        "xla": jit_compile,
         "steps_timed": steps,
         "seconds_per_step": seconds,
         "gflop_per_step": gflop,

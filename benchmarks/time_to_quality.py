@@ -113,9 +113,15 @@ def at_time(trace: list[dict], seconds: float) -> dict | None:
 
 
 def run_pair(
-    content_name: str, style_name: str, setting: dict, weights: str, judge, folder: Path
+    content_name: str,
+    style_name: str,
+    setting: dict,
+    weights: str,
+    judge,
+    folder: Path,
+    modes: dict | None = None,
 ) -> dict:
-    """Measures the plain loop and every mode on one pair; returns its JSON record."""
+    """Measures the plain loop and every mode (default: MODES) on one pair; its JSON record."""
     import nst_helpers as nst
 
     paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
@@ -137,7 +143,7 @@ def run_pair(
     }
     images = {"plain tutorial loop": watch.images}
     traces = {"plain tutorial loop": watch.trace}
-    for name, changes in MODES.items():
+    for name, changes in (MODES if modes is None else modes).items():
         mode_watch = Watch(judge, content, style, Scores(target["content"], target["style"]))
         nst.stylize(*paths, mode_settings(plain, changes, setting), callbacks=[mode_watch])
         reached = mode_watch.reached

@@ -118,3 +118,23 @@ def test_time_to_quality_smoke_run_writes_json_markdown_and_a_side_by_side(weigh
     (tmp_path / "TIME_TO_QUALITY.md").unlink()
     assert ttq.main(["--render", "--out", str(out)]) == 0  # the markdown from the JSON alone
     assert (tmp_path / "TIME_TO_QUALITY.md").read_text() == page
+
+
+@pytest.mark.slow
+@pytest.mark.real_weights
+def test_gpu_check_runs_on_a_cpu_at_a_tiny_size(weights_path, tmp_path):
+    import json
+
+    import gpu_check
+
+    out = tmp_path / "gpu_check.json"
+    args = ["--weights", str(weights_path), "--sizes", "32", "--archs", "vgg16", "--steps", "1"]
+    args += ["--match-steps", "3", "--match-dim", "48", "--skip-judged", "--out", str(out)]
+    assert gpu_check.main(args) == 0
+    data = json.loads(out.read_text())
+    configs = {(row["precision"], row["xla"]) for row in data["steps"]}
+    assert configs == {("float32", False), ("float32", True), ("float16", False), ("float16", True)}
+    assert all(row["seconds_per_step"] > 0 for row in data["steps"])
+    match = data["float16"]
+    assert match["float32"]["nan"] is False and isinstance(match["matches"], bool)
+    assert "GPU check" in (tmp_path / "GPU_CHECK.md").read_text()
