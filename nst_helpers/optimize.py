@@ -138,7 +138,8 @@ def stylize_variants(
         raise NSTError("no style image given: pass at least one.")
     style_imgs = [imgs.as_image(s, "style") for s in styles]
     extra = {} if mask is None else {"mask": describe_input(mask, "mask")}
-    recipes = [make_recipe(v, content, styles, extra) for v in variants]
+    recipe = make_recipe(settings, content, styles, extra)  # inputs hashed once, not per variant
+    recipes = [{**recipe, "settings": v.to_dict()} for v in variants]
     if settings.preserve_colors == "histogram":  # Gatys et al. 2017: recolor the style first
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
