@@ -171,7 +171,9 @@ class TileRun(Run):
             self._emit(last, lambda: outcome.best[None])
 
 
-def plan_for(content, settings: Settings, mask=None, has_gpu: bool | None = None) -> TilePlan | None:
+def plan_for(
+    content, settings: Settings, mask=None, has_gpu: bool | None = None
+) -> TilePlan | None:
     """The tile plan `stylize` follows for this content image, or None if it fits whole.
 
     `has_gpu` (default: whether TensorFlow sees one) decides the default memory limit.
