@@ -42,6 +42,10 @@ SETTING_OPTIONS = [
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
     (("--pyramid",), "pyramid", "flag", "optimise the image at several scales: fewer steps"),
+    (("--memory-limit",), "memory_limit", float, "GiB the run may use; larger runs go in tiles"),
+    (("--tile-size",), "tile_size", int, "tiled runs: long side of a tile in pixels"),
+    (("--tile-overlap",), "tile_overlap", int, "tiled runs: pixels neighboring tiles share"),
+    (("--tile-steps",), "tile_steps", int, "tiled runs: steps of each tile"),
     (("--jit-compile",), "jit_compile", "flag", "compile each step with XLA (measure it first)"),
 ]
 
@@ -101,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
             **kwargs,
         )
     parser.add_argument("--mask", help="style only where this image is white (soft edge)")
+    parser.add_argument("--ray", metavar="auto|ADDRESS", help="run a folder's images or a tiled "
+                        "run's tiles on Ray: auto (local) or a cluster address")  # fmt: skip
+    parser.add_argument("--workers", type=int, help="Ray workers (default: one per CPU)")
     parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
                         "content-weight, style-weight or tv-weight as one batch; writes each "
                         "image and a labelled contact sheet")  # fmt: skip
@@ -152,6 +159,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.rerun:
         return _rerun(args)
     settings = settings_from_args(args)
+    if Path(args.content).is_dir():  # a folder of photos: nst photos/ painting.jpg -o out/
+        from nst_helpers.folder import run_folder
+
+        return run_folder(args, settings)
     output = Path(args.output)
     images.output_format(output)
     files = [args.content, *args.style] + ([args.mask] if args.mask else [])
@@ -177,10 +188,14 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, recipe=None) -
     from nst_helpers.memory import available_memory, estimate_memory
     from nst_helpers.optimize import stylize
     from nst_helpers.run import NonFiniteLossError
+    from nst_helpers.tiled_run import plan_for
 
     content, styles, mask = inputs
     width, height = scaled_size(size, settings.max_dim)
-    if not args.quiet:
+    plan = plan_for(content, settings, mask)  # too large whole: the tile plan instead of refusing
+    if plan is not None and not args.quiet:
+        print(plan.describe(), file=sys.stderr)
+    if not args.quiet and plan is None:
         free = available_memory()
         print(
             f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}"
@@ -203,7 +218,8 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, recipe=None) -
     settings = settings.replace(preview_every=math.gcd(*every) if every else 0)
     with ProgressBar(desc=output.name, disable=args.quiet) as bar:
         try:
-            result = stylize(content, styles, settings, mask=mask, callbacks=[bar, *callbacks])
+            result = stylize(content, styles, settings, mask=mask, callbacks=[bar, *callbacks],
+                             ray=args.ray, workers=args.workers)  # fmt: skip
         except NonFiniteLossError as err:
             bar.close()
             err.result.save(output, recipe)

@@ -209,8 +209,8 @@ def run_folder(args, settings: Settings) -> int:
     output = Path(args.output)
     if args.output == "stylized.png" or output.suffix.lower() in imgs.SAVE_FORMATS:
         raise NSTError(
-            f"'{args.content}' is a folder, so -o must name an output folder, e.g. -o out/ "
-            f"(got {args.output!r})."
+            f"'{args.content}' is a folder, not an image file: to stylize every image in it, "
+            f"-o must name an output folder, e.g. -o out/ (got {args.output!r})."
         )
     for option in ("mask", "sweep", "gif", "rerun"):
         if getattr(args, option, None):

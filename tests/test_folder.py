@@ -81,3 +81,30 @@ def test_a_folder_without_images_is_refused(tmp_path):
         folder_images(tmp_path)
     with pytest.raises(NSTError, match="is not a folder"):
         folder_images(tmp_path / "notes.txt")
+
+
+TINY_CLI = ["--arch", "vgg16", "--weights", "none", "--max-dim", "32", "--steps", "2",
+            "--content-layers", "block3_conv1", "--style-layers",
+            "block1_conv1,block2_conv1"]  # fmt: skip
+
+
+def test_cli_folder_run_summarizes_and_resumes(photos, tmp_path, capsys):
+    from nst_helpers.cli import main
+
+    folder, style = photos
+    out = tmp_path / "out"
+    assert main([str(folder), str(style), "-o", str(out), *TINY_CLI]) == 1  # one file failed
+    stdout, stderr = capsys.readouterr()
+    assert stdout.startswith(f"{out}: 2 done, 0 skipped, 1 failed in ")
+    assert sum("broken.jpg" in line for line in stderr.splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert main([str(folder), str(style), "-o", str(out), "-q", *TINY_CLI]) == 1
+    assert "0 done, 2 skipped, 1 failed" in capsys.readouterr().out
+
+
+def test_cli_folder_run_needs_an_output_folder(photos, capsys):
+    from nst_helpers.cli import main
+
+    folder, style = photos
+    assert main([str(folder), str(style), *TINY_CLI]) == 1
+    assert "-o must name an output folder" in capsys.readouterr().err

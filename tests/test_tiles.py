@@ -205,3 +205,27 @@ def test_a_mask_with_a_tiled_run_is_refused():
         stylize(
             texture(), texture(), small_settings(memory_limit=limit_for_tiles()), mask=texture()
         )
+
+
+def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
+    from nst_helpers.cli import main
+    from nst_helpers.recipe import read_recipe
+
+    content, style, output = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "out.png"
+    texture().save(content)
+    gradient_image(64, 64, seed=1).save(style)
+    args = [str(content), str(style), "-o", str(output), "--arch", "vgg16", "--weights", "none",
+            "--max-dim", "96", "--steps", "2", "--tile-steps", "2", "--tile-size", "48",
+            "--tile-overlap", "16", "--memory-limit", f"{limit_for_tiles():.6f}",
+            "--content-layers", "block3_conv1", "--style-layers",
+            "block1_conv1,block2_conv1"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "tiled run: 96x72 px does not fit" in err and "6 tiles of 48 px, 12 steps" in err
+    recipe = read_recipe(output)
+    assert recipe["options"]["tile_plan"]["levels"][-1] == {
+        "max_dim": 96,
+        "size": [96, 72],
+        "tiles": 6,
+    }
+    assert recipe["settings"]["tile_size"] == 48 and recipe["settings"]["tile_overlap"] == 16
