@@ -3,7 +3,8 @@ tile from the upsampled canvas (the plan and the blending are `nst_helpers.tiles
 
 Every tile of a level aims at the same style: the style image's Gram matrices are computed once
 per level, from the style image at that level's size (so brush strokes keep their size relative
-to the whole picture), in chunks that fit memory, each weighted by its share of the positions.
+to the whole picture) but never enlarged beyond its own size, in chunks that fit memory, each
+weighted by its share of the positions.
 The content target of a tile is the content image's matching tile. The tiles of a level start
 from the same upsampled canvas and do not depend on each other, so they may run anywhere
 (`nst_helpers.distributed` runs them on Ray); in-process they run one after the other through
@@ -53,7 +54,8 @@ class TileOutcome:
 
 
 def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> dict:
-    """The style Gram targets of a level whose long side is `dim`, in chunks of `tile_size`.
+    """The style Gram targets of a level whose long side is `dim`, in chunks of `tile_size`:
+    the style image at `dim * style_scale`, but no larger than it is.
 
     The Gram matrix is an average over positions, so the whole image's is the mean of its
     chunks' weighted by their positions (up to the network's padding at chunk edges).
@@ -61,9 +63,12 @@ def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> 
     import tensorflow as tf
 
     blend = settings.blend_weights(len(style_imgs))
-    style_dim = max(1, round(dim * settings.style_scale))
     targets: dict = {}
     for weight, style in zip(blend, style_imgs, strict=True):
+        # Departure from "the style at the level's size": never beyond the style image's own
+        # size. Enlarged, it has no texture at the finest scale and could only teach blur; at
+        # its own size its strokes come out finer than at the base, as a print should show.
+        style_dim = min(max(1, round(dim * settings.style_scale)), max(style.size))
         array = np.asarray(imgs.resize_image(style, style_dim), dtype=np.float32) / 255.0
         sums: dict = {}
         counts: dict = {}
