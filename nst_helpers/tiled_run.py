@@ -13,6 +13,7 @@ the library's loop (`optimize.optimize_image`) with step-by-step events.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -296,6 +297,7 @@ def _refine_level(run: TileRun, extractor, content_img, style_imgs, index, canva
 
     try:
         if pool is None:
+            _quiet_retracing()
             for job in jobs:
                 land(refine_tile(extractor, settings, job, run))
                 if run.stopped != "finished":
@@ -306,6 +308,21 @@ def _refine_level(run: TileRun, extractor, content_img, style_imgs, index, canva
         run.stopped = "interrupted"
     np.clip(result, 0.0, 1.0, out=result)
     return result
+
+
+class _NoRetracingWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing() -> None:
+    """Each tile traces its own step (it is the library's loop, run once per tile), which
+    TensorFlow would warn about after five tiles: hide that one expected warning."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    if not any(isinstance(f, _NoRetracingWarning) for f in logger.filters):
+        logger.addFilter(_NoRetracingWarning())
 
 
 def _upsample(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

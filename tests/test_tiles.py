@@ -235,3 +235,23 @@ def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
         "tiles": 6,
     }
     assert recipe["settings"]["tile_size"] == 48 and recipe["settings"]["tile_overlap"] == 16
+
+
+def test_the_seam_figure_sees_a_seam_and_no_seam():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tiles import seam_figure
+
+    tiles = tile_grid((200, 120), 64, 16)
+    rng = np.random.default_rng(0)
+    smooth = (rng.random((120, 200, 3)) * 40 + 100).astype(np.uint8)  # even noise everywhere
+    figure = seam_figure(smooth, tiles, 16)
+    assert abs(figure["tile_edges_ratio"] - 1) < 0.05
+    assert abs(figure["overlap_middles_ratio"] - 1) < 0.05
+    seamed = smooth.copy()
+    for t in tiles[1:]:  # a step in brightness where every tile begins
+        seamed[t.top :, t.left :] = np.clip(seamed[t.top :, t.left :].astype(int) + 30, 0, 255)
+    assert seam_figure(seamed, tiles, 16)["tile_edges_ratio"] > 1.1
