@@ -49,6 +49,7 @@ _EXPORTS = {
     "plot_losses": "display",
     "show_images": "display",
     "sweep": "sweep",
+    "stylize_folder": "folder",
     "GifRecorder": "animation",
     "contact_sheet": "animation",
     "match_histogram": "color",

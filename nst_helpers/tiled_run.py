@@ -240,7 +240,9 @@ def stylize_tiled(
     if settings.preserve_colors == "histogram":
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     extractor = matching_extractor(extractor, settings)
-    _check_level_sizes(extractor, settings.replace(max_dim=plan.tile_size), content_img, style_imgs)
+    base_dim = [lv.max_dim for lv in plan.levels if not lv.tiles][-1]
+    base = settings.replace(max_dim=base_dim, level_steps=None)
+    _check_level_sizes(extractor, base, content_img, style_imgs)
     run = TileRun(settings, list(callbacks), started, plan)
     weights = [[settings.content_weight, settings.style_weight, settings.tv_weight]]
     image = None

@@ -108,3 +108,13 @@ def test_cli_folder_run_needs_an_output_folder(photos, capsys):
     folder, style = photos
     assert main([str(folder), str(style), *TINY_CLI]) == 1
     assert "-o must name an output folder" in capsys.readouterr().err
+
+
+def test_without_ray_installed_the_message_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from nst_helpers.distributed import connect
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(NSTError, match=r'pip install "nst-helpers\[ray\]", or run without --ray'):
+        connect("auto")
