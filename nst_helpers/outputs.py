@@ -148,6 +148,7 @@ def _overwrite_error(what: str, path: Path, source_what: str, source: Path) -> N
 
 
 def _check_writable_name(path: Path, what: str) -> None:
+    _check_length(path, what)
     if path.is_dir():
         raise NSTError(
             f"the {what} '{path}' is a folder: give a file name, e.g. '{path / 'result.png'}'."
@@ -157,6 +158,9 @@ def _check_writable_name(path: Path, what: str) -> None:
             f"the {what} '{path}' is not a regular file (a device, pipe or socket): give the "
             "name of an image file to write."
         )
+
+
+def _check_length(path: Path, what: str) -> None:
     name_max, path_max = _limits(path.parent)
     name = len(os.fsencode(path.name))
     if name > name_max:
