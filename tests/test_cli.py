@@ -112,7 +112,8 @@ def test_imagenet_offline_says_how_to_pass_a_file(tmp_path, capsys, monkeypatch)
     code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--max-dim", 32)
     assert code == 1
     assert "could not download the ImageNet weights for VGG19" in err
-    assert "--weights PATH" in err
+    assert "--arch vgg16 --weights PATH" in err  # the README's offline hint: both flags
+    assert err.count("\n") == 1
 
 
 def test_usage_errors_exit_2(capsys):
