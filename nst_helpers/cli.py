@@ -149,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         except NSTError as err:
             term.error(str(err))
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            written = f" (wrote {', '.join(map(str, term.written))})" if term.written else ""
-            term.error(f"interrupted before the result was saved{written}: nothing else was "
-                       "written.")  # fmt: skip
+        except KeyboardInterrupt:  # outside the loop (which stops on it and keeps its image)
+            if term.written:
+                term.error(f"interrupted after writing {', '.join(map(str, term.written))}.")
+            else:
+                term.error("interrupted before the result was saved: nothing was written.")
             return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED
         except BrokenPipeError:
             term.close_stdout()
@@ -161,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
             term.error("out of memory: use a smaller --max-dim or --style-scale, or free memory.")
             return EXIT_BAD_INPUT
         except OSError as err:  # e.g. a name too long or a disk full while writing
-            term.error(f"{err.strerror or err}: '{os.fsdecode(err.filename or '')}'. "
-                       "Check the path, its length and the free space.")  # fmt: skip
+            where = f": '{os.fsdecode(err.filename)}'" if err.filename else ""
+            term.error(f"{err.strerror or err}{where}. Check the path, its length and the free "
+                       "space.")  # fmt: skip
             return EXIT_BAD_INPUT
 
 

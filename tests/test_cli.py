@@ -109,7 +109,7 @@ def test_imagenet_offline_says_how_to_pass_a_file(tmp_path, capsys, monkeypatch)
         raise urllib.error.URLError("offline")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--max-dim", 32)
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--max-dim", 32, "-q")
     assert code == 1
     assert "could not download the ImageNet weights for VGG19" in err
     assert "--arch vgg16 --weights PATH" in err  # the README's offline hint: both flags

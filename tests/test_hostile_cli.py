@@ -267,7 +267,7 @@ def test_interrupt_while_the_network_is_built(tmp_path, capsys, monkeypatch, sig
     monkeypatch.setattr(nst_helpers.optimize, "build_extractor", build)
     got, out, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", *TINY)
     assert got == code and out == ""
-    one_line(err, "interrupted before the result was saved: nothing else was written.")
+    one_line(err, "interrupted before the result was saved: nothing was written.")
     assert list(tmp_path.iterdir()) == []
 
 
