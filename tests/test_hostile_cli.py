@@ -385,6 +385,19 @@ def test_a_shared_recipe_reads_nothing_outside_its_folder(tmp_path, capsys, monk
     assert secret not in digests and not (tmp_path / "evil.png").exists()
 
 
+def test_a_shared_recipe_names_no_weights_file_outside_its_folder(tmp_path, capsys, no_run):
+    from nst_helpers.images import save_image
+    from nst_helpers.recipe import read_recipe, recipe_pnginfo
+
+    result = _shared_recipe(tmp_path, tmp_path / "shared" / "style.png")
+    recipe = read_recipe(result)
+    recipe["settings"]["weights"] = str(tmp_path / "secret.h5")
+    save_image(Image.new("RGB", (8, 8)), result, pnginfo=recipe_pnginfo(recipe))
+    code, _, err = nst(capsys, "--rerun", result)
+    assert code == 1
+    one_line(err, f"names files outside its folder ('{tmp_path / 'secret.h5'}')")
+
+
 def test_a_trusted_recipe_shows_no_digest_of_a_changed_file(tmp_path, capsys):
     import hashlib
 
