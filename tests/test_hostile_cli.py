@@ -1,6 +1,7 @@
 """The `nst` command under hostile input (issue 14): every bad input gets its exit code and one
-line, never a traceback, and no input's bytes change. Items 1-3 and 7-11 of the issue; the
-output files themselves (item 6, 8's leftovers and locks) are in test_outputs.py."""
+line, never a traceback, and no input's bytes change. Items 1-3 and 8-10 of the issue; shared
+recipes (item 7) are in test_hostile_recipes.py, a newcomer's first run (item 11) in
+test_first_run.py, the output files themselves (items 6 and 8) in test_outputs.py."""
 
 from __future__ import annotations
 
@@ -16,46 +17,9 @@ import pytest
 from PIL import Image
 
 from conftest import CONTENT, ROOT, STYLE, gradient_image
-from nst_helpers.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, main
+from hostile import TINY, fingerprint, nst, one_line, png_copy, run_nst, unchanged
+from nst_helpers.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
 from nst_helpers.errors import NSTError
-
-TINY = ["--weights", "none", "--max-dim", 32, "--steps", 1, "-q"]
-
-
-def nst(capsys, *args) -> tuple[int, str, str]:
-    """Runs `nst` in-process; returns (exit code, stdout, stderr)."""
-    try:
-        code = main([os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_nst(*args, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
-    """Runs `python -m nst_helpers` as a user would, in a process of its own."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "nst_helpers"]
-    command += [a if isinstance(a, bytes) else str(a) for a in args]
-    kwargs.setdefault("capture_output", True)
-    return subprocess.run(command, env=env, timeout=timeout, **kwargs)
-
-
-def one_line(err: str | bytes, *parts: str) -> None:
-    """`err` is exactly one `nst: error:` line holding every part, without a traceback."""
-    err = err.decode() if isinstance(err, bytes) else err
-    assert err.startswith("nst: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    for part in parts:
-        assert part in err, err
-
-
-def fingerprint(*paths) -> dict:
-    return {Path(p): Path(p).read_bytes() for p in paths}
-
-
-def unchanged(before: dict) -> bool:
-    return all(path.read_bytes() == data for path, data in before.items())
 
 
 @pytest.fixture
@@ -70,11 +34,6 @@ def no_run(monkeypatch):
 
     monkeypatch.setattr(nst_helpers.optimize, "stylize_variants", refuse)
     monkeypatch.setattr(nst_helpers.sweep, "stylize_variants", refuse)
-
-
-def png_copy(source: Path, path: Path) -> Path:
-    Image.open(source).convert("RGB").resize((40, 30)).save(path)
-    return path
 
 
 # --- 1. every output checked against every input, before any work ----------------------------
@@ -340,86 +299,6 @@ def test_a_full_standard_output_keeps_the_result(tmp_path):
         assert img.size == (32, 21)
 
 
-# --- 7. a shared recipe can't read files outside its folder or print raw escapes ---------------
-def _shared_recipe(tmp_path, content_path: Path, name: str | None = None) -> Path:
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import make_recipe, recipe_pnginfo
-    from nst_helpers.settings import Settings
-
-    shared = tmp_path / "shared"
-    shared.mkdir(exist_ok=True)
-    style = png_copy(STYLE, shared / "style.png")
-    photo = png_copy(CONTENT, tmp_path / "photo.png")
-    recipe = make_recipe(Settings(weights=None, max_dim=32, steps=1), photo, [style],
-                         {"output": str(tmp_path / "evil.png")})  # fmt: skip
-    entry = recipe["inputs"]["content"]
-    entry["name"] = name or content_path.name
-    entry["path"] = entry["absolute"] = os.fspath(content_path)
-    result = shared / "r.png"
-    save_image(Image.new("RGB", (32, 21)), result, pnginfo=recipe_pnginfo(recipe))
-    return result
-
-
-def test_a_shared_recipe_reads_nothing_outside_its_folder(tmp_path, capsys, monkeypatch):
-    import nst_helpers.rerun
-
-    secret = tmp_path / "secret.txt"
-    secret.write_text("password")
-    digests = []
-    real_sha = nst_helpers.rerun.file_sha256
-    monkeypatch.setattr(
-        nst_helpers.rerun, "file_sha256", lambda p: digests.append(p) or real_sha(p)
-    )
-    escape = tmp_path / "\x1b]0;owned\x07\x1b[2J.png"
-    for target in (secret, escape):
-        result = _shared_recipe(tmp_path, target, name=target.name)
-        code, out, err = nst(capsys, "--rerun", result, "-q")
-        assert code == 1 and out == ""
-        one_line(err, "names files outside its folder", "--trust-recipe-paths")
-        assert "\x1b" not in err and "\x07" not in err
-    assert "\\x1b]0;owned\\x07\\x1b[2J.png" in err
-    assert secret not in digests  # never read, never hashed
-    (tmp_path / "shared" / "secret.txt").symlink_to(secret)  # a link inside pointing out
-    code, _, err = nst(capsys, "--rerun", _shared_recipe(tmp_path, secret), "-q")
-    one_line(err, "names files outside its folder")
-    assert secret not in digests and not (tmp_path / "evil.png").exists()
-
-
-def test_a_shared_recipe_names_no_weights_file_outside_its_folder(tmp_path, capsys, no_run):
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import read_recipe, recipe_pnginfo
-
-    result = _shared_recipe(tmp_path, tmp_path / "shared" / "style.png")
-    recipe = read_recipe(result)
-    recipe["settings"]["weights"] = str(tmp_path / "secret.h5")
-    save_image(Image.new("RGB", (8, 8)), result, pnginfo=recipe_pnginfo(recipe))
-    code, _, err = nst(capsys, "--rerun", result)
-    assert code == 1
-    one_line(err, f"names files outside its folder ('{tmp_path / 'secret.h5'}')")
-
-
-def test_a_trusted_recipe_shows_no_digest_of_a_changed_file(tmp_path, capsys):
-    import hashlib
-
-    secret = tmp_path / "secret.txt"
-    secret.write_text("password")
-    code, _, err = nst(capsys, "--rerun", _shared_recipe(tmp_path, secret), "--trust-recipe-paths")
-    one_line(err, "content image 'secret.txt' has changed since the recipe was made")
-    assert hashlib.sha256(b"password").hexdigest()[:8] not in err
-
-
-def test_inputs_beside_a_shared_png_are_found_and_nothing_is_written_elsewhere(tmp_path, capsys):
-    result = _shared_recipe(tmp_path, tmp_path / "photo.png")
-    (tmp_path / "shared" / "photo.png").write_bytes((tmp_path / "photo.png").read_bytes())
-    (tmp_path / "photo.png").unlink()  # only the copy beside r.png is left
-    code, out, err = nst(capsys, "--rerun", result, "-q")
-    assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == [
-        "photo.png", "r.png", "r_rerun.png", "style.png"
-    ]  # fmt: skip
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared"]  # no evil.png
-
-
 # --- 8. SIGTERM ends like Ctrl-C ----------------------------------------------------------------
 def test_sigterm_keeps_the_best_image(tmp_path):
     output = tmp_path / "out.png"
@@ -508,72 +387,3 @@ def test_help_and_readme_promise_the_mask_for_any_optimizer():
         "black areas stay the photo (soft edge), with either optimizer"
         in (ROOT / "README.md").read_text()
     )
-
-
-# --- 11. a newcomer's first run -----------------------------------------------------------------
-def _fake_weights_file(path: Path, arch: str) -> Path:
-    """A tiny HDF5 file laid out like Keras 3's `.weights.h5`, with the layer names only."""
-    import h5py
-
-    from nst_helpers.model import layer_names
-
-    convs = [name for name in layer_names(arch) if "conv" in name]
-    with h5py.File(path, "w") as handle:
-        for i, name in enumerate(convs):
-            key = "conv2d" if i == 0 else f"conv2d_{i}"
-            handle.create_group(f"layers/{key}/vars").attrs["name"] = name
-    return path
-
-
-def test_a_vgg16_file_with_vgg19_is_caught_before_building(tmp_path, capsys, monkeypatch):
-    import keras
-
-    def never(*args, **kwargs):
-        raise AssertionError("the network was built")
-
-    monkeypatch.setattr(keras.applications, "VGG19", never)
-    weights = _fake_weights_file(tmp_path / "vgg16.weights.h5", "vgg16")
-    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--arch", "vgg19",
-                       "--weights", weights, "--max-dim", 32, "-q")  # fmt: skip
-    assert code == 1
-    one_line(err, "holds VGG16 weights, not VGG19: use --arch vgg16 with this --weights file")
-    assert "UserWarning" not in err and "Skipping" not in err
-
-
-def test_weights_file_arch_reads_both_keras_layouts(tmp_path):
-    import h5py
-
-    from nst_helpers.weights import weights_file_arch
-
-    assert weights_file_arch(_fake_weights_file(tmp_path / "a.h5", "vgg19")) == "vgg19"
-    with h5py.File(tmp_path / "keras2.h5", "w") as handle:  # Keras 2: a layer_names attribute
-        handle.attrs["layer_names"] = [b"input_1", b"block1_conv1", b"block5_conv3"]
-    assert weights_file_arch(tmp_path / "keras2.h5") == "vgg16"
-    (tmp_path / "text.h5").write_text("not HDF5")
-    assert weights_file_arch(tmp_path / "text.h5") is None
-
-
-@pytest.mark.real_weights
-def test_the_real_vgg16_file_with_vgg19_fails_at_once(tmp_path, capsys, weights_path):
-    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--arch", "vgg19",
-                       "--weights", weights_path, "-q")  # fmt: skip
-    assert code == 1
-    one_line(err, "holds VGG16 weights, not VGG19: use --arch vgg16 with this --weights file")
-
-
-def test_a_run_prints_no_tensorflow_start_up_logs(tmp_path):
-    proc = run_nst(CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none", "--max-dim", 32,
-                   "--steps", 1, text=True)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    for noise in ("cuInit", "oneDNN", "cuda", "absl", "computation placer", "Unable to register"):
-        assert noise not in proc.stderr, proc.stderr
-    assert proc.stderr.startswith("32x21 px, VGG19, adam, levels [32]: needs about")
-
-
-def test_start_up_capture_keeps_real_errors(capfd):
-    from nst_helpers.terminal import captured_stderr
-
-    with captured_stderr(drop=("failed call to cuInit",)):
-        os.write(2, b"E0000 cuda_platform.cc:51] failed call to cuInit: UNKNOWN ERROR (303)\n")
-        os.write(2, b"E0000 a real problem\n")
-    assert capfd.readouterr().err == "E0000 a real problem\n"
