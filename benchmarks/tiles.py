@@ -53,9 +53,9 @@ def settings_for(part: str, smoke: bool):
         return Settings(**tiny, max_dim=32, steps=4)
     real = {"arch": "vgg16", "weights": WEIGHTS, "precision": "bfloat16", "preview_every": 0}
     if part == "hires":
-        # Budgeted for about 30 min on a shared 2-core CPU: few steps per tile, large tiles
+        # Budgeted for about 40 min on a shared 2-core CPU: few steps per tile, large tiles
         # (fewer tiles, so less overlap to compute twice and fewer traced steps).
-        return Settings(**real, max_dim=4096, steps=60, tile_steps=8, tile_size=768,
+        return Settings(**real, max_dim=4096, steps=30, tile_steps=6, tile_size=768,
                         tile_overlap=64, memory_limit=8.0)  # fmt: skip
     return Settings(**real, max_dim=128, steps=30)
 
@@ -98,7 +98,7 @@ def seam_figure(image: np.ndarray, tiles, overlap: int) -> dict:
 def hires(smoke: bool, folder: Path) -> dict:
     from nst_helpers.animation import contact_sheet
     from nst_helpers.optimize import stylize
-    from nst_helpers.tiled_run import plan_for
+    from nst_helpers.tiles import plan_for
 
     settings = settings_for("hires", smoke)
     plan = plan_for(CONTENT, settings)

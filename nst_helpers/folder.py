@@ -203,27 +203,27 @@ def stylize_folder(
     return summary
 
 
-def run_folder(args, settings: Settings) -> int:
-    """`nst photos/ painting.jpg -o out/`: the CLI's folder run; returns the exit code (0 all
-    done or skipped, 1 some failed, 130 interrupted)."""
+def run_folder(args, settings: Settings, term) -> int:
+    """`nst photos/ painting.jpg -o out/`: the CLI's folder run (`term`: its `Terminal`);
+    returns the exit code (0 all done or skipped, 1 some failed, 130 interrupted)."""
     output = Path(args.output)
     if args.output == "stylized.png" or output.suffix.lower() in imgs.SAVE_FORMATS:
         raise NSTError(
             f"'{args.content}' is a folder, not an image file: to stylize every image in it, "
             f"-o must name an output folder, e.g. -o out/ (got {args.output!r})."
         )
-    for option in ("mask", "sweep", "gif", "rerun"):
+    for option in ("mask", "sweep", "gif", "save_every"):
         if getattr(args, option, None):
             raise NSTError(
-                f"--{option} can't be combined with a folder of photos yet: run those images "
-                "one by one."
+                f"--{option.replace('_', '-')} can't be combined with a folder of photos yet: "
+                "run those images one by one."
             )
     if Path(args.content).resolve() == output.resolve():
         raise NSTError("the output folder is the photo folder: choose another folder with -o.")
-    report = (lambda line: None) if args.quiet else None
+    report = (lambda line: None) if args.quiet else (lambda line: term.note(line, prefix=""))
     summary = stylize_folder(args.content, args.style, output, settings.replace(preview_every=0),
                              ray=args.ray, workers=args.workers, report=report)  # fmt: skip
-    print(f"{output}: {summary.line()}")
+    term.say(f"{output}: {summary.line()}")
     if summary.interrupted:
         return 130
     return 1 if summary.failed else 0

@@ -22,7 +22,7 @@ from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precisi
 from nst_helpers.objective import compute_losses, layer_masks, load_mask, make_targets
 from nst_helpers.pyramid import ImageVariables
 from nst_helpers.run import Event, NonFiniteLossError, Result, Run, Stop
-from nst_helpers.settings import Settings
+from nst_helpers.settings import Settings, as_settings
 
 
 def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
@@ -90,13 +90,14 @@ def stylize(
             `settings.style_blend`.
         settings: The run's settings (default `Settings()`).
         mask: Optional mask image (path or PIL): style only where it is white, the photo kept
-            where it is black, with a soft edge (masked Gram matrices, Gatys et al. 2017).
+            where it is black, with a soft edge, for every optimizer: the style loss compares
+            the white area's Gram matrices (Gatys et al. 2017), and the image is the photo plus
+            the mask times the change (see `ImageVariables`), so black stays the photo.
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
         callbacks: Functions called with an `Event` after every step.
-        ray: For a tiled run (an image too large for memory, see `nst_helpers.tiles`): None
-            runs the tiles in-process, "auto" on a local Ray, an address on a Ray cluster.
-        workers: Ray actors for the tiles (default: one per CPU).
+        ray: A tiled run's tiles (see `nst_helpers.tiles`) on Ray: "auto" (local) or a cluster
+            address; None: in-process. `workers`: Ray actors (default: one per CPU).
         **changes: Settings fields to override, e.g. `steps=100, style_weight=30`.
 
     Returns:
@@ -110,15 +111,15 @@ def stylize(
         result = stylize("photo.jpg", "painting.jpg", arch="vgg16", steps=100)
         result.save("out.png")
     """
-    settings = settings or Settings()
+    settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
-    from nst_helpers.tiled_run import plan_for, stylize_tiled
+    from nst_helpers import tiled_run, tiles
 
-    plan = plan_for(content, settings, mask, _has_gpu())
+    plan = tiles.plan_for(content, settings, mask, _has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
-        return stylize_tiled(content, style, settings, plan, extractor=extractor,
-                             callbacks=callbacks, ray=ray, workers=workers)  # fmt: skip
+        return tiled_run.stylize_tiled(content, style, settings, plan, extractor=extractor,
+                                       callbacks=callbacks, ray=ray, workers=workers)  # fmt: skip
     return stylize_variants(
         content, style, [settings], mask=mask, extractor=extractor, callbacks=callbacks
     )[0]
@@ -141,6 +142,9 @@ def stylize_variants(
     """
     from nst_helpers.recipe import describe_input, make_recipe
 
+    variants = [as_settings(v) for v in variants]
+    if not variants:
+        raise NSTError("stylize_variants needs at least one Settings; got none.")
     settings = variants[0]
     started = time.perf_counter()
     content_img = imgs.as_image(content, "content")
@@ -254,9 +258,11 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
         [imgs.image_to_tensor(s) for s in style_pils],
         settings.blend_weights(len(style_pils)),
     )
-    masks = None
+    masks, keep = None, None
     if mask_img is not None:
-        masks = layer_masks(load_mask(mask_img, content_pil.size), extractor)
+        pixel_mask = load_mask(mask_img, content_pil.size)
+        masks = layer_masks(pixel_mask, extractor)
+        keep = (pixel_mask, content)  # the photo stays where the mask is black, any optimizer
     if previous is None:  # (B, H, W, 3): one start image per variant
         start = tf.concat([initial_image(content, settings)] * len(weights), axis=0)
     else:  # coarse-to-fine: the last level's result, upsampled, is this level's start
@@ -270,24 +276,25 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
         )  # fmt: skip
 
     run.begin_level(level, size, steps)
-    final = optimize_image(run, loss_fn, start)
+    final = optimize_image(run, loss_fn, start, keep)
     run.end_level()
     return final
 
 
-def optimize_image(run: Run, loss_fn, start):
+def optimize_image(run: Run, loss_fn, start, keep=None):
     """Runs the settings' optimizer (Adam or L-BFGS) from the (B, H, W, 3) `start` for the
     current level of `run` (after `run.begin_level`); returns the image reached (the best one
-    is `run.level_best`). `loss_fn` maps the image to its losses, one value per image."""
+    is `run.level_best`). `loss_fn` maps the image to its losses, one value per image; `keep`
+    holds the mask's black area to the photo (see `optimize_level`), or is None."""
     if run.settings.optimizer == "lbfgs":
-        return _run_lbfgs(run, loss_fn, start)
-    return _run_adam(run, loss_fn, start)
+        return _run_lbfgs(run, loss_fn, start, keep)
+    return _run_adam(run, loss_fn, start, keep)
 
 
-def _run_adam(run: Run, loss_fn, start):
+def _run_adam(run: Run, loss_fn, start, keep=None):
     import tensorflow as tf
 
-    pixels = ImageVariables(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
     # A fresh optimizer per level: a Keras 3 optimizer is bound to the variables it first saw.
     optimizer = make_adam(run.settings)
 
@@ -298,11 +305,13 @@ def _run_adam(run: Run, loss_fn, start):
     # autograph off: plain tensor code, no Python control flow to convert
     @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def step():
-        if pixels.pyramid:
+        if pixels.pyramid or pixels.keep is not None:
             with tf.GradientTape() as tape:
                 losses, objective, before = pixels.objective(loss_fn)
             grads = tape.gradient(objective, pixels.variables)
             optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
+            if not pixels.pyramid:  # plain pixels stay in [0, 1], as adam_step keeps them
+                pixels.variables[0].assign(tf.clip_by_value(pixels.variables[0], 0.0, 1.0))
         else:
             before = tf.identity(pixels.variables[0])  # the image these losses belong to
             losses = adam_step(pixels.variables[0], optimizer, loss_fn)
@@ -327,7 +336,7 @@ def _run_adam(run: Run, loss_fn, start):
     return pixels.clipped()
 
 
-def _run_lbfgs(run: Run, loss_fn, start):
+def _run_lbfgs(run: Run, loss_fn, start, keep=None):
     """L-BFGS-B from scipy; each function evaluation counts as a step.
 
     Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
@@ -338,7 +347,7 @@ def _run_lbfgs(run: Run, loss_fn, start):
     import scipy.optimize
     import tensorflow as tf
 
-    pixels = ImageVariables(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
 
     @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def value_and_grad():

@@ -27,7 +27,7 @@ from nst_helpers.errors import NSTError
 from nst_helpers.memory import peak_memory
 from nst_helpers.run import Event, NonFiniteLossError, Result, Run
 from nst_helpers.settings import LOSS_NAMES, Settings
-from nst_helpers.tiles import Tile, TilePlan, chunk_edges, memory_limit, plan_tiles, tile_weights
+from nst_helpers.tiles import Tile, TilePlan, chunk_edges, tile_weights
 
 
 @dataclass
@@ -175,30 +175,6 @@ class TileRun(Run):
         if self.history[0]["total"]:
             last = {name: self.history[0][name][-1] for name in LOSS_NAMES}
             self._emit(last, lambda: outcome.best[None])
-
-
-def plan_for(
-    content, settings: Settings, mask=None, has_gpu: bool | None = None
-) -> TilePlan | None:
-    """The tile plan `stylize` follows for this content image, or None if it fits whole.
-
-    `has_gpu` (default: whether TensorFlow sees one) decides the default memory limit.
-
-    Raises:
-        NSTError: A mask is given for a run that needs tiles (not supported yet).
-    """
-    if has_gpu is None:
-        from nst_helpers.optimize import _has_gpu
-
-        has_gpu = _has_gpu()
-    size = imgs.as_image(content, "content").size
-    plan = plan_tiles(settings, size, memory_limit(settings, has_gpu))
-    if plan is not None and mask is not None:
-        raise NSTError(
-            "a mask can't be combined with a tiled run yet: lower max_dim (--max-dim) or raise "
-            "memory_limit (--memory-limit)."
-        )
-    return plan
 
 
 def stylize_tiled(

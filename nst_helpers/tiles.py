@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nst_helpers.errors import NSTError
-from nst_helpers.images import scaled_size
+from nst_helpers.images import as_image, scaled_size
 from nst_helpers.memory import available_memory, estimate_memory
 from nst_helpers.model import resolve_precision
 from nst_helpers.settings import Settings
@@ -173,6 +173,46 @@ def plan_tiles(
     peak = max(estimate_memory(base, *levels[len(base.levels()) - 1].size) + canvases, tile_peak)
     return TilePlan(
         levels, tile, settings.tile_overlap, steps, peak, limit, _seconds(settings, levels, steps)
+    )
+
+
+def plan_for(
+    content, settings: Settings, mask=None, has_gpu: bool | None = None
+) -> TilePlan | None:
+    """The tile plan `stylize` follows for this content image, or None if it fits whole.
+
+    `has_gpu` (default: whether TensorFlow sees one) decides the default memory limit.
+
+    Raises:
+        NSTError: A mask is given for a run that needs tiles (not supported yet).
+    """
+    if has_gpu is None:
+        from nst_helpers.optimize import _has_gpu
+
+        has_gpu = _has_gpu()
+    size = as_image(content, "content").size
+    plan = plan_tiles(settings, size, memory_limit(settings, has_gpu))
+    if plan is not None and mask is not None:
+        raise NSTError(
+            "a mask can't be combined with a tiled run yet: lower max_dim (--max-dim) or raise "
+            "memory_limit (--memory-limit)."
+        )
+    return plan
+
+
+def memory_note(content, settings: Settings, mask, size: tuple[int, int]) -> str:
+    """What the CLI says before a run: the memory estimate, or the tile plan if it won't fit."""
+    plan = plan_for(content, settings, mask)
+    if plan is not None:
+        return plan.describe()
+    width, height = scaled_size(size, settings.max_dim)
+    free = available_memory()
+    return (
+        f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}"
+        + (" on an image pyramid" if settings.pyramid else "")
+        + f", levels {settings.levels()}: needs about "
+        f"{estimate_memory(settings, width, height) / 2**30:.1f} GiB of memory"
+        + (f" ({free / 2**30:.1f} GiB available)" if free else "")
     )
 
 

@@ -17,18 +17,20 @@ from nst_helpers.errors import NSTError
 from nst_helpers.folder import ImageJob, stylize_folder, stylize_job
 
 pytestmark = pytest.mark.slow
-try:
-    import ray
-except ImportError:  # CI installs the extra, so there this fails rather than skips
-    if os.environ.get("CI"):
-        raise
-    pytest.skip('needs the ray extra: pip install -e ".[test,ray]"', allow_module_level=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
+@pytest.fixture(scope="module")
+def ray():
+    """A local Ray with 2 CPUs for the module. CI installs the ray extra, so there a missing
+    Ray fails instead of skipping."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail('needs the ray extra: pip install -e ".[test,ray]"')
+        pytest.skip('needs the ray extra: pip install -e ".[test,ray]"')
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
+    yield ray
     ray.shutdown()
 
 
@@ -41,7 +43,7 @@ def pixels(result) -> np.ndarray:
     return np.asarray(result.best_image, dtype=np.float64) / 255
 
 
-def test_ray_folder_jobs_match_in_process_and_a_killed_worker_is_retried(tiny_settings):
+def test_ray_folder_jobs_match_in_process_and_a_killed_worker_is_retried(ray, tiny_settings):
     expected = [
         stylize_job(build_worker_extractor(tiny_settings), job) for job in jobs(tiny_settings)
     ]
@@ -66,7 +68,7 @@ def test_ray_folder_jobs_match_in_process_and_a_killed_worker_is_retried(tiny_se
         assert got.steps_done == want.steps_done == tiny_settings.steps
 
 
-def test_ray_folder_run_writes_the_same_outputs(tmp_path, tiny_settings):
+def test_ray_folder_run_writes_the_same_outputs(ray, tmp_path, tiny_settings):
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(3):
@@ -88,7 +90,7 @@ def test_ray_folder_run_writes_the_same_outputs(tmp_path, tiny_settings):
             assert diff.max() <= 1
 
 
-def test_ray_tiled_run_matches_in_process():
+def test_ray_tiled_run_matches_in_process(ray):
     from test_tiles import limit_for_tiles, small_settings, texture
 
     from nst_helpers.optimize import stylize
@@ -106,6 +108,6 @@ def test_ray_tiled_run_matches_in_process():
     assert len(remote.history["total"]) == len(local.history["total"])
 
 
-def test_workers_count_must_be_positive(tiny_settings):
+def test_workers_count_must_be_positive(ray, tiny_settings):
     with pytest.raises(NSTError, match="workers must be a positive whole number"):
         Workers(tiny_settings, "auto", -1)

@@ -106,7 +106,9 @@ def test_missing_weights_file(tmp_path):
 def test_weights_file_of_another_network(tmp_path):
     path = tmp_path / "vgg19.weights.h5"
     keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
-    with pytest.raises(NSTError, match="does not hold VGG16 include_top=False weights.*--arch"):
+    # told from the file's layer names before any network is built, naming both flags
+    with pytest.raises(NSTError, match=r"holds VGG19 weights, not VGG16: use --arch vgg19 with "
+                       r"this --weights file \(API: arch='vgg19'\)"):  # fmt: skip
         build_extractor("vgg16", path)
     random = build_extractor("vgg19", path)  # the matching network loads it
     assert random.weights == str(path)
@@ -123,7 +125,8 @@ def test_imagenet_without_internet_says_how_to_use_a_local_file(monkeypatch):
     with pytest.raises(
         NSTError,
         match=r"could not download the ImageNet weights for VGG19 .*"
-        r"pass a local Keras weights file instead.*--weights PATH",
+        r"pass a local Keras weights file and the network it is for: "
+        r"CLI --arch vgg16 --weights PATH for a VGG16 file",
     ):
         build_extractor("vgg19", "imagenet")
 
