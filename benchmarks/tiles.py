@@ -136,7 +136,9 @@ def hires(smoke: bool, folder: Path) -> dict:
         labels.append(f"{dim} px whole, upscaled x{final.max_dim // dim}")
     crops.append(tiled_crop)
     labels.append(f"{final.max_dim} px, tiled")
-    contact_sheet(crops, labels).convert("RGB").save(folder / "tiles_side_by_side.jpg", quality=90)
+    contact_sheet(crops, labels, columns=len(crops), tile=crop + 8).convert("RGB").save(
+        folder / "tiles_side_by_side.jpg", quality=90
+    )
     detail = {
         label: float(gradient_magnitude(np.asarray(crop)).mean())
         for crop, label in zip(crops, labels, strict=True)
