@@ -252,8 +252,9 @@ def render(data: dict) -> str:
             "",
             f"Seam figure: mean gradient magnitude in {seams['band_px']} px bands on the tile "
             "borders against everywhere else (within 10 % of 1: no visible seams). Crop across a "
-            "tile corner at full resolution: `tiles_corner_crop.jpg`; beside the whole image at "
-            "the base size upscaled: `tiles_side_by_side.jpg`.",
+            "tile corner at full resolution: `tiles_corner_crop.jpg`; the same crop of whole-image "
+            "runs at a quarter of the size and at the base size, upscaled, beside it: "
+            "`tiles_side_by_side.jpg` (from the 2026-12-01 run: shrunk to 248 px each).",
             "",
         ]
     if "ray" in data:
