@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from nst_helpers.errors import NSTError
+from nst_helpers.images import scaled_size
 from nst_helpers.model import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
+    FeatureExtractor,
     build_extractor,
     layer_names,
     min_input_size,
@@ -91,9 +95,30 @@ def test_too_small_image_says_what_size_works(tiny_extractor):
         NSTError,
         match=r"the content image is 40x10 px, too small for VGG16: "
         r"reaching layer block5_conv1 halves the image 4 times, so each side needs "
-        r"at least 16 px. Use a max_dim \(--max-dim\) of at least 64",
-    ):
+        r"at least 16 px. Use a max_dim \(--max-dim\) of at least 62 for this aspect ratio",
+    ):  # 62 px long: 10 * 62 / 40 = 15.5, which rounds to 16 (64 is more than needed)
         extractor.check_image_size(10, 40, "content image")
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.37, 3.0])
+@pytest.mark.parametrize(
+    "source", [(10, 10000), (10000, 10), (3, 7001), (1, 65536), (17, 1000), (999, 1000), (7, 9)]
+)
+def test_the_suggested_max_dim_works_on_the_first_try(source, scale):
+    # The way stylize sizes an image at a max_dim: long side round(max_dim * scale), then
+    # scaled_size's rounding. The number the message names must pass, and one less must not.
+    extractor = FeatureExtractor(None, "vgg16", None, ("block4_conv2",), ("block5_conv1",))
+
+    def check(max_dim: int) -> None:
+        width, height = scaled_size(source, max(1, round(max_dim * scale)))
+        extractor.check_image_size(height, width, "style image", source_size=source, scale=scale)
+
+    with pytest.raises(NSTError, match=r"Use a max_dim \(--max-dim\) of at least (\d+) ") as err:
+        check(4)
+    suggested = int(re.search(r"of at least (\d+) ", str(err.value)).group(1))
+    check(suggested)  # passes
+    with pytest.raises(NSTError):
+        check(suggested - 1)
 
 
 def test_missing_weights_file(tmp_path):
