@@ -84,7 +84,8 @@ def _decode(path: Path, max_dim: int | None) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
             img = Image.open(handle)  # reads the header only
-            img.seek(0)  # first frame of a GIF / multi-page TIFF
+            if img.tell() != 0:  # the first frame of a GIF or multi-page TIFF (as opened)
+                img.seek(0)
             stored = img.size
             if max_dim is not None:  # a JPEG is then decoded at a reduced size (no-op otherwise)
                 width, height = scaled_size(stored, max_dim)

@@ -130,25 +130,27 @@ def check_memory(
         size = scaled_size((width, height), max_dim)
         return estimate_memory(settings.replace(max_dim=max_dim), *size, **sizes)
 
-    fits = settings.max_dim
-    while fits > 32 and estimate_at(fits) > available:
-        fits -= 32
+    fits = settings.max_dim  # in steps of 32 px, then of 1 px below 64
+    while fits > 1 and estimate_at(fits) > available:
+        fits = fits - 32 if fits > 64 else fits - 1
     gib = 2**30
     run = (
         f"a {width}x{height} px run with {settings.arch.upper()} ({settings.precision}, "
         f"{settings.optimizer}) needs about {needed / gib:.1f} GiB of memory"
     )
-    if estimate_at(fits) > available:  # decoding the full-size files alone is too much
+    short = f"only {available / gib:.1f} GiB is available"
+    if estimate_at(fits) > available and decode_sizes:  # the full-size inputs alone are too much
         decode = sum(decode_memory(size) for size in decode_sizes)
         raise NSTError(
-            f"{run}, {decode / gib:.1f} GiB of it to decode the input files at full size, but "
-            f"only {available / gib:.1f} GiB is available. Downscale the input images with an "
-            "image editor, or free some memory."
+            f"{run} (decoding the input files at full size takes {decode / gib:.1f} GiB), but "
+            f"{short}. Downscale the input images with an image editor, or free some memory."
         )
+    if estimate_at(fits) > available:
+        raise NSTError(f"{run}, but {short}, too little at any size. Free some memory.")
     style = "a smaller style_scale (--style-scale), " if style_sizes else ""
     raise NSTError(
-        f"{run}, but only {available / gib:.1f} GiB is available. Use max_dim (--max-dim) "
-        f"{fits} or less, {style}precision bfloat16, or free some memory."
+        f"{run}, but {short}. Use max_dim (--max-dim) {fits} or less, {style}precision "
+        "bfloat16, or free some memory."
     )
 
 

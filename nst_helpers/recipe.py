@@ -32,11 +32,10 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from nst_helpers.decoding import (
     check_decode_memory,
-    first_line,
     is_damage,
     turns_sideways,
     unreadable,
@@ -170,8 +169,13 @@ def _upright_size(path: Path, what: str) -> tuple[int, int]:
         with open(path, "rb") as handle, Image.open(handle) as img:
             width, height = img.size
             sideways = turns_sideways(img)  # as load_image turns it (a damaged EXIF: not at all)
+    except UnidentifiedImageError:
+        raise NSTError(
+            f"{what} '{path}' is not an image Pillow can read. Use a JPEG, PNG, WebP, BMP, GIF "
+            "or TIFF file."
+        ) from None
     except Exception as err:  # Pillow raises many types on damaged files
-        raise unreadable(path, err) from None
+        raise NSTError(f"{what}: {unreadable(path, err)}") from None
     return (height, width) if sideways else (width, height)
 
 
@@ -266,8 +270,8 @@ def read_recipe(path: str | os.PathLike) -> dict:
         if not is_damage(err):
             raise unreadable(path, err) from None
         raise NSTError(
-            f"'{path}' could not be read ({first_line(err)}): the PNG is truncated or corrupt, "
-            "so its nst recipe is lost."
+            f"'{path}' could not be read: the PNG is truncated or corrupt, so its nst recipe is "
+            "lost."
         ) from None
     if text is None:
         raise NSTError(f"'{path}' has no nst recipe: only PNGs written by nst carry one.")

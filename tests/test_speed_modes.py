@@ -10,8 +10,14 @@ import pytest
 import tensorflow as tf
 
 from nst_helpers.errors import NSTError
+from nst_helpers.images import scaled_size
 from nst_helpers.memory import check_memory, estimate_memory
-from nst_helpers.model import build_extractor, check_precision, resolve_precision
+from nst_helpers.model import (
+    activation_count,
+    build_extractor,
+    check_precision,
+    resolve_precision,
+)
 from nst_helpers.optimize import stylize
 from nst_helpers.settings import Settings
 
@@ -327,3 +333,96 @@ def test_memory_estimate_for_auto_is_the_estimate_for_what_auto_picks(has_bf16, 
     assert estimate_memory(Settings(precision="bfloat16"), 900, 600) < estimate_memory(
         Settings(precision="float32"), 900, 600
     )
+
+
+def test_memory_estimate_counts_the_style_image_at_its_working_size():
+    # The case: max_dim 64 and style_scale 16 send the style image through at 1024 px.
+    settings = Settings(arch="vgg19", max_dim=64, style_scale=16)
+    plain = estimate_memory(settings, 64, 43)
+    with_style = estimate_memory(settings, 64, 43, style_sizes=[(512, 512)])
+    layers = settings.content_layers + settings.style_layers
+    # Every layer output of the 1024 px pass is held until the pass ends: 4 bytes each at least.
+    assert with_style - plain >= activation_count("vgg19", layers, 1024, 1024) * 4
+    # Counted at its working size, whatever size it was loaded at; one pass at a time.
+    assert estimate_memory(settings, 64, 43, style_sizes=[(64, 64)]) == with_style
+    assert estimate_memory(settings, 64, 43, style_sizes=[(64, 64), (900, 900)]) == with_style
+    smaller = estimate_memory(settings.replace(style_scale=8), 64, 43, style_sizes=[(512, 512)])
+    assert plain < smaller < with_style
+    # No larger than the content image, the style pass costs less than the optimization.
+    same = settings.replace(style_scale=1)
+    assert estimate_memory(same, 64, 43, style_sizes=[(64, 43)]) == estimate_memory(same, 64, 43)
+
+
+def test_memory_check_counts_the_style_image_and_names_a_size_that_fits():
+    settings = Settings(arch="vgg19", max_dim=64, style_scale=16)
+    available = int(1.5 * 2**30)
+    assert check_memory(settings, 64, 43, available=available) < available  # style not counted
+    with pytest.raises(
+        NSTError,
+        match=r"a 64x43 px run with VGG19 \(float32, adam\) needs about \d\.\d GiB of memory, "
+        r"but only 1\.5 GiB is available\. Use max_dim \(--max-dim\) (\d+) or less, a smaller "
+        r"style_scale \(--style-scale\), precision bfloat16, or free some memory\.",
+    ) as caught:
+        check_memory(settings, 64, 43, available=available, style_sizes=[(512, 512)])
+    fits = int(caught.value.args[0].split("--max-dim) ")[1].split()[0])
+
+    def estimate_at(max_dim: int) -> int:  # the style image shrinks with max_dim
+        size = scaled_size((64, 43), max_dim)
+        return estimate_memory(settings.replace(max_dim=max_dim), *size, style_sizes=[(512, 512)])
+
+    assert estimate_at(fits) <= available < estimate_at(fits + 1)
+
+
+def test_memory_estimate_counts_decoding_and_holding_full_size_inputs():
+    from nst_helpers.decoding import decode_memory
+
+    settings = Settings(arch="vgg19")
+    run = estimate_memory(settings, 512, 512)
+    huge = estimate_memory(settings, 512, 512, decode_sizes=[(12000, 12000)])
+    assert huge - run >= 12000 * 12000 * 4  # the RGB image Pillow keeps for the run, at least
+    assert huge >= decode_memory((12000, 12000)) > 12000 * 12000 * 4
+    with pytest.raises(
+        NSTError,
+        match=r"a 512x512 px run .* needs about \d\.\d GiB of memory \(decoding the input files "
+        r"at full size takes 1\.3 GiB\), but only 1\.0 GiB is available\. Downscale the input "
+        r"images with an image editor, or free some memory\.",
+    ):
+        check_memory(settings, 512, 512, available=2**30, decode_sizes=[(12000, 12000)])
+
+
+def test_stylize_counts_the_style_image_before_any_work(
+    tmp_path, monkeypatch, tiny_extractor, tiny_settings
+):
+    from conftest import gradient_image
+    from nst_helpers import memory, optimize
+
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    gradient_image(40, 30).save(content)
+    gradient_image(36, 36, seed=1).save(style)
+    before = content.read_bytes(), style.read_bytes()
+    monkeypatch.setattr(memory, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.setattr(optimize, "_has_gpu", lambda: False)  # the check of the machine's RAM
+    steps = []
+    # style_scale 32: the style image goes through the network at 1024 px, the content at 32.
+    with pytest.raises(NSTError, match=r"a smaller style_scale \(--style-scale\)"):
+        stylize(content, style, tiny_settings, extractor=tiny_extractor, style_scale=32,
+                callbacks=[steps.append])  # fmt: skip
+    assert steps == []
+    assert (content.read_bytes(), style.read_bytes()) == before
+
+
+def test_a_thin_image_is_told_a_max_dim_that_works_on_the_first_try(
+    tmp_path, tiny_extractor, tiny_settings
+):
+    from conftest import gradient_image
+
+    thin, style = tmp_path / "thin.png", tmp_path / "style.png"
+    gradient_image(10, 10000).save(thin)  # the 10x10000 px image
+    gradient_image(36, 36, seed=1).save(style)
+    settings = tiny_settings.replace(steps=1, style_scale=0.01)  # keeps the style image small
+    with pytest.raises(NSTError, match=r"Use a max_dim \(--max-dim\) of at least (\d+) ") as err:
+        stylize(thin, style, settings, extractor=tiny_extractor)
+    suggested = int(err.value.args[0].split("of at least ")[1].split()[0])
+    assert suggested == 3500  # 10 * 3500 / 10000 = 3.5 rounds to 4, the network's minimum
+    result = stylize(thin, style, settings, extractor=tiny_extractor, max_dim=suggested)
+    assert result.image.size == (4, 3500)
