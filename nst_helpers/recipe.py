@@ -34,12 +34,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from nst_helpers.decoding import (
-    check_decode_memory,
-    is_damage,
-    turns_sideways,
-    unreadable,
-)
+from nst_helpers.decoding import check_decode_memory, is_damage, turns_sideways, unreadable
 from nst_helpers.errors import NSTError
 from nst_helpers.settings import Settings
 
