@@ -42,6 +42,7 @@ SETTING_OPTIONS = [
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
     (("--pyramid",), "pyramid", "flag", "optimise the image at several scales: fewer steps"),
+    (("--jit-compile",), "jit_compile", "flag", "compile each step with XLA (measure it first)"),
 ]
 
 

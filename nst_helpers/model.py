@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +25,9 @@ DEFAULT_STYLE_LAYERS = (
     "block5_conv1",
 )
 
-# Convolutions per block: VGG16 has 2-2-3-3-3, VGG19 has 2-2-4-4-4.
+# Convolutions per block: VGG16 has 2-2-3-3-3, VGG19 has 2-2-4-4-4; both have these channels.
 _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS_PER_BLOCK = (64, 128, 256, 512, 512)
 
 
 def layer_names(arch: str) -> list[str]:
@@ -95,6 +96,24 @@ def pools_before(arch: str, layer: str) -> int:
     return sum(1 for name in names[: names.index(layer) + 1] if name.endswith("_pool"))
 
 
+def layer_shapes(
+    arch: str, layers: Sequence[str], height: int, width: int
+) -> Iterator[tuple[str, int, int, int]]:
+    """Yields (name, height, width, channels) of each layer's output, from the input to the
+    deepest of `layers`: 3x3 convolutions keep the size, 2x2 poolings halve it (rounding down).
+
+    Example:
+        >>> list(layer_shapes("vgg16", ["block1_pool"], 10, 10))[1:]
+        [('block1_conv2', 10, 10, 64), ('block1_pool', 5, 5, 64)]
+    """
+    names = layer_names(arch)
+    deepest = max(names.index(layer) for layer in layers)
+    for name in names[: deepest + 1]:
+        if name.endswith("_pool"):
+            height, width = height // 2, width // 2
+        yield name, height, width, _CHANNELS_PER_BLOCK[int(name[5]) - 1]
+
+
 def activation_count(arch: str, layers: Sequence[str], height: int, width: int) -> int:
     """Counts the values in every layer output up to the deepest of `layers` (for memory use).
 
@@ -102,15 +121,23 @@ def activation_count(arch: str, layers: Sequence[str], height: int, width: int) 
         >>> activation_count("vgg16", ["block1_conv1"], 10, 10)  # 64 channels at 10x10
         6400
     """
-    names = layer_names(arch)
-    deepest = max(names.index(layer) for layer in layers)
-    widths = (64, 128, 256, 512, 512)
-    total = 0
-    for name in names[: deepest + 1]:
-        if name.endswith("_pool"):
-            height, width = height // 2, width // 2
-        total += height * width * widths[int(name[5]) - 1]
-    return total
+    return sum(h * w * channels for _, h, w, channels in layer_shapes(arch, layers, height, width))
+
+
+def conv_flops(arch: str, layers: Sequence[str], height: int, width: int) -> int:
+    """Counts the FLOPs of the forward 3x3 convolutions up to the deepest of `layers`: each
+    output value costs 9 * input channels multiply-adds, 2 FLOPs each (poolings, ReLUs: none).
+
+    Example:
+        >>> conv_flops("vgg16", ["block1_conv1"], 10, 10) == 2 * 9 * 3 * 64 * 10 * 10
+        True
+    """
+    flops, channels = 0, 3  # RGB in
+    for name, h, w, out in layer_shapes(arch, layers, height, width):
+        if "_conv" in name:
+            flops += 2 * 9 * channels * out * h * w
+        channels = out
+    return flops
 
 
 def min_input_size(arch: str, layers: Sequence[str]) -> int:
@@ -313,9 +340,11 @@ def check_precision(precision: str) -> str:
 def resolve_precision(precision: str = "auto") -> str:
     """Turns "auto" into the fastest supported compute dtype here; checks the others.
 
-    "auto" gives "float16" when TensorFlow sees a GPU, "bfloat16" on CPUs with native bfloat16
-    arithmetic (the avx512_bf16 or amx_bf16 flags: Intel Cooper Lake/Sapphire Rapids and later,
-    AMD Zen 4 and later), and "float32" elsewhere, where low precision would be emulated and slow.
+    "auto" gives "bfloat16" on CPUs with native bfloat16 arithmetic (the avx512_bf16 or amx_bf16
+    flags: Intel Cooper Lake/Sapphire Rapids and later, AMD Zen 4 and later), and "float32"
+    elsewhere, where low precision would be emulated and slow. On GPUs it stays "float32" until
+    a GPU run has shown float16 to match it (benchmarks/gpu_check.sh; none was measured yet):
+    pass "float16" to try it.
 
     Raises:
         NSTError: Unknown precision (the message lists the valid ones).
@@ -325,7 +354,7 @@ def resolve_precision(precision: str = "auto") -> str:
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
-        return "float16"
+        return "float32"  # float16 is not yet measured to match float32 on a GPU
     return "bfloat16" if cpu_has_bf16() else "float32"
 
 

@@ -138,7 +138,8 @@ def stylize_variants(
         raise NSTError("no style image given: pass at least one.")
     style_imgs = [imgs.as_image(s, "style") for s in styles]
     extra = {} if mask is None else {"mask": describe_input(mask, "mask")}
-    recipes = [make_recipe(v, content, styles, extra) for v in variants]
+    recipe = make_recipe(settings, content, styles, extra)  # inputs hashed once, not per variant
+    recipes = [{**recipe, "settings": v.to_dict()} for v in variants]
     if settings.preserve_colors == "histogram":  # Gatys et al. 2017: recolor the style first
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
@@ -282,7 +283,8 @@ def _run_adam(run: Run, loss_fn, start):
     average = tf.Variable(start, name="image_average")
     count = tf.Variable(0.0)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    # autograph off: plain tensor code, no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def step():
         if pixels.pyramid:
             with tf.GradientTape() as tape:
@@ -326,7 +328,7 @@ def _run_lbfgs(run: Run, loss_fn, start):
 
     pixels = ImageVariables(start, run.settings.pyramid)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def value_and_grad():
         with tf.GradientTape() as tape:
             losses, objective, image = pixels.objective(loss_fn)

@@ -91,6 +91,8 @@ class Settings:
         pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
+        jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
+            default: it has not been measured to win (benchmarks/gpu_check.sh measures it).
     """
 
     arch: str = "vgg19"
@@ -120,6 +122,7 @@ class Settings:
     ema: float = 0.0
     preserve_colors: str = "none"
     pyramid: bool = False
+    jit_compile: bool = False
 
     @classmethod
     def preset(cls, name: str, **changes) -> Settings:
@@ -206,6 +209,9 @@ class Settings:
         if not isinstance(self.pyramid, (bool, np.bool_)):
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
         self.pyramid = bool(self.pyramid)
+        if not isinstance(self.jit_compile, (bool, np.bool_)):
+            raise NSTError(f"jit_compile must be True or False, got {self.jit_compile!r}.")
+        self.jit_compile = bool(self.jit_compile)
         check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
 
     def blend_weights(self, styles: int) -> list[float]:

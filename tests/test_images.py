@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from conftest import png_file
 from nst_helpers.errors import NSTError
 from nst_helpers.images import (
     image_to_tensor,
     load_image,
     resize_image,
     save_image,
-    scaled_size,
     tensor_to_image,
     to_rgb,
     vgg_deprocess,
@@ -301,65 +301,6 @@ def test_unreadable_file_says_permission_denied(tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
     path.chmod(0o644)
     assert path.read_bytes() == before
-
-
-def png_file(path, width: int, height: int, chunks=(), bit_depth: int = 1) -> bytes:
-    """Writes a valid greyscale PNG of any size (black; rows streamed through zlib) with extra
-    chunks before its pixels; returns its bytes."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    row = b"\0" * (1 + (width * bit_depth + 7) // 8)  # filter byte + the row's pixels
-    packer = zlib.compressobj(9)
-    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-    data += b"".join(chunk(kind, body) for kind, body in chunks)
-    data += chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    path.write_bytes(data)
-    return data
-
-
-def test_too_large_to_decode_is_refused_from_the_header(tmp_path, monkeypatch):
-    from nst_helpers import memory
-
-    path = tmp_path / "wide.png"
-    before = png_file(path, 12000, 12000)  # a valid 12000x12000 px PNG of under 1 MB
-    assert len(before) < 2**20
-    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)
-    loads = []
-    monkeypatch.setattr(Image.Image, "load", lambda self: loads.append(self))
-    with pytest.raises(
-        NSTError,
-        match=r"'.*wide.png' is 12000x12000 px: decoding it needs about 1\.3 GiB of memory, but "
-        r"only 1\.0 GiB is available\. Downscale it with an image editor, or free some memory\.",
-    ):
-        load_image(path, max_dim=512)
-    assert loads == []  # refused from the header, before any decoding
-    assert path.read_bytes() == before
-
-
-def test_large_jpeg_is_decoded_at_a_reduced_size(tmp_path, monkeypatch):
-    from nst_helpers import memory
-
-    rng = np.random.default_rng(0)
-    array = np.repeat(np.repeat(rng.integers(0, 255, (40, 60, 3), np.uint8), 40, 0), 40, 1)
-    path = tmp_path / "big.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored 2400x1600, shown 1600x2400
-    Image.fromarray(array).save(path, quality=90, exif=exif)
-    full = load_image(path).resize((67, 100), Image.Resampling.LANCZOS)
-    # 10 MB is less than a full decode (2400 x 1600 px x 10 bytes) but more than 1/8 of it.
-    monkeypatch.setattr(memory, "available_memory", lambda: 10 * 2**20)
-    with pytest.raises(NSTError, match="decoding it needs about"):
-        load_image(path)
-    small = load_image(path, max_dim=100)  # libjpeg decodes 300x200 px (1/8), then resized
-    assert small.size == (67, 100) == scaled_size((1600, 2400), 100)
-    difference = np.abs(np.asarray(small, float) - np.asarray(full, float))
-    assert difference.mean() < 3  # the same picture
 
 
 def test_odd_modes_and_values_become_rgb(monkeypatch):

@@ -1,4 +1,5 @@
-"""The VGG feature extractor: layer names, shapes, truncation, freezing and weight errors."""
+"""The VGG feature extractor: layer names, shapes, truncation, freezing, weight errors, and the
+image size each layer needs (named so it works on the first try)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from nst_helpers.model import (
     layer_names,
     min_input_size,
 )
+from nst_helpers.optimize import stylize
 
 
 def test_layer_names_match_keras():
@@ -158,3 +160,20 @@ def test_same_input_same_features(tiny_extractor):
     first, _ = tiny_extractor(image)
     second, _ = tiny_extractor(image.copy())
     np.testing.assert_array_equal(first["block3_conv1"], second["block3_conv1"])
+
+
+def test_a_thin_image_is_told_a_max_dim_that_works_on_the_first_try(
+    tmp_path, tiny_extractor, tiny_settings
+):
+    from conftest import gradient_image
+
+    thin, style = tmp_path / "thin.png", tmp_path / "style.png"
+    gradient_image(10, 10000).save(thin)  # the issue's 10x10000 px image
+    gradient_image(36, 36, seed=1).save(style)
+    settings = tiny_settings.replace(steps=1, style_scale=0.01)  # keeps the style image small
+    with pytest.raises(NSTError, match=r"Use a max_dim \(--max-dim\) of at least (\d+) ") as err:
+        stylize(thin, style, settings, extractor=tiny_extractor)
+    suggested = int(err.value.args[0].split("of at least ")[1].split()[0])
+    assert suggested == 3500  # 10 * 3500 / 10000 = 3.5 rounds to 4, the network's minimum
+    result = stylize(thin, style, settings, extractor=tiny_extractor, max_dim=suggested)
+    assert result.image.size == (4, 3500)
