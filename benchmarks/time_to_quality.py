@@ -39,8 +39,14 @@ PAIRS = [("cat", "swirl"), ("astronaut", "mosaic"), ("coffee", "cubist"), ("rock
 SETTINGS = {
     # max_dim, plain loop steps, steps between judgements, checkpoints (s), a mode's time cap (s)
     "full": {"max_dim": 512, "plain_steps": 1000, "every": 25, "at": (60, 240), "cap": 400},
-    "quick": {"max_dim": 256, "plain_steps": 1000, "every": 25, "at": (15, 60), "cap": 150,
-              "pairs": 1},  # fmt: skip
+    "quick": {
+        "max_dim": 256,
+        "plain_steps": 1000,
+        "every": 25,
+        "at": (15, 60),
+        "cap": 150,
+        "pairs": 1,
+    },  # fmt: skip
     "smoke": {"max_dim": 48, "plain_steps": 6, "every": 2, "at": (1, 4), "cap": 8, "pairs": 1},
 }
 # The library's modes, as Settings changes on top of the plain loop's (same objective).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from nst_helpers.errors import NSTError
 from nst_helpers.images import scaled_size, vgg_preprocess
@@ -78,8 +77,13 @@ def check_layers(arch: str, layers: Sequence[str], role: str = "style") -> tuple
     """
     if isinstance(layers, str):
         layers = (layers,)
-    layers = tuple(layers)
     valid = layer_names(arch)
+    if not isinstance(layers, (list, tuple)):
+        raise NSTError(
+            f"{role}_layers must be a layer name or a list of names such as "
+            f"('{DEFAULT_CONTENT_LAYERS[0]}',), got {layers!r}: choose from {', '.join(valid)}."
+        )
+    layers = tuple(layers)
     if not layers:
         raise NSTError(f"no {role} layers given: choose at least one of {', '.join(valid)}.")
     for name in layers:
@@ -203,11 +207,18 @@ class FeatureExtractor:
             return
         deepest = max(self.content_layers + self.style_layers, key=layer_names(self.arch).index)
         works = smallest_dim(source_size or (width, height), need, scale)
+        from nst_helpers.settings import MAX_SIDE  # settings imports this module
+
+        fix = f"Use a {setting} of at least {works} for this aspect ratio, or use shallower layers."
+        if max(works, round(works * scale)) > MAX_SIDE:  # past what Settings accepts
+            fix = (
+                f"No {setting} up to {MAX_SIDE} px is enough for this aspect ratio (it would take "
+                f"{works}): crop the image to a less elongated shape, or use shallower layers."
+            )
         raise NSTError(
             f"the {what} is {width}x{height} px, too small for {self.arch.upper()}: reaching layer "
             f"{deepest} halves the image {pools_before(self.arch, deepest)} times, so each side "
-            f"needs at least {need} px. Use a {setting} of at least {works} for this aspect "
-            "ratio, or use shallower layers."
+            f"needs at least {need} px. {fix}"
         )
 
 
@@ -275,7 +286,9 @@ def build_extractor(
     content_layers = check_layers(arch, content_layers, "content")
     style_layers = check_layers(arch, style_layers, "style")
     precision = resolve_precision(precision)
-    vgg = _load_vgg(arch, weights, precision)
+    from nst_helpers.weights import load_vgg
+
+    vgg = load_vgg(arch, weights, precision)
     vgg.trainable = False
     wanted = list(dict.fromkeys(content_layers + style_layers))
     if pooling == "avg":
@@ -377,53 +390,3 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
             return False
     flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
     return any(flag in flags.partition(":")[2].split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
-def _load_vgg(arch: str, weights: str | os.PathLike | None, precision: str = "float32"):
-    """Creates the Keras VGG network in the given precision, with errors as NSTErrors."""
-    import keras
-
-    previous = keras.config.dtype_policy()
-    # keras.applications builds its layers with the global dtype policy; set it only while
-    # building (restored below), so the caller's Keras state is left as it was.
-    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
-    try:
-        return _construct_vgg(arch, weights)
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _construct_vgg(arch: str, weights: str | os.PathLike | None):
-    import keras
-
-    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[arch]
-    if weights is None or weights == "imagenet":
-        try:
-            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
-        except Exception as err:  # Keras raises a bare Exception for URL fetch failures
-            if weights is None:
-                raise
-            raise NSTError(
-                f"could not download the ImageNet weights for {arch.upper()} ({_first_line(err)}). "
-                "Without internet, pass a local Keras weights file instead: "
-                "weights='path/to/file.weights.h5' (CLI: --weights PATH)."
-            ) from None
-    path = Path(weights)
-    if not path.is_file():
-        hint = "it is a folder" if path.is_dir() else "no such file"
-        raise NSTError(
-            f"weights file '{path}' can't be used ({hint}). Pass 'imagenet' or the path of a "
-            f"Keras {arch.upper()} include_top=False weights file."
-        )
-    try:
-        return constructor(include_top=False, weights=str(path), input_shape=(None, None, 3))
-    except Exception as err:
-        raise NSTError(
-            f"'{path}' does not hold {arch.upper()} include_top=False weights "
-            f"({_first_line(err)}). Check --arch matches the file, or use 'imagenet'."
-        ) from None
-
-
-def _first_line(err: BaseException, limit: int = 160) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

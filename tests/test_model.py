@@ -108,16 +108,23 @@ def test_too_small_image_says_what_size_works(tiny_extractor):
 )
 def test_the_suggested_max_dim_works_on_the_first_try(source, scale):
     # The way stylize sizes an image at a max_dim: long side round(max_dim * scale), then
-    # scaled_size's rounding. The number the message names must pass, and one less must not.
+    # scaled_size's rounding. The number the message names must pass, and one less must not;
+    # past the largest max_dim Settings accepts, the message says that no max_dim will do.
+    from nst_helpers.settings import MAX_SIDE
+
     extractor = FeatureExtractor(None, "vgg16", None, ("block4_conv2",), ("block5_conv1",))
 
     def check(max_dim: int) -> None:
         width, height = scaled_size(source, max(1, round(max_dim * scale)))
         extractor.check_image_size(height, width, "style image", source_size=source, scale=scale)
 
-    with pytest.raises(NSTError, match=r"Use a max_dim \(--max-dim\) of at least (\d+) ") as err:
+    with pytest.raises(NSTError) as err:
         check(4)
-    suggested = int(re.search(r"of at least (\d+) ", str(err.value)).group(1))
+    message = str(err.value)
+    named = re.search(r"of at least (\d+) for this aspect ratio|it would take (\d+)\)", message)
+    suggested = int(named.group(1) or named.group(2))
+    too_large = max(suggested, round(suggested * scale)) > MAX_SIDE
+    assert ("No max_dim (--max-dim) up to 16384 px is enough" in message) == too_large
     check(suggested)  # passes
     with pytest.raises(NSTError):
         check(suggested - 1)
@@ -133,7 +140,9 @@ def test_missing_weights_file(tmp_path):
 def test_weights_file_of_another_network(tmp_path):
     path = tmp_path / "vgg19.weights.h5"
     keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
-    with pytest.raises(NSTError, match="does not hold VGG16 include_top=False weights.*--arch"):
+    # told from the file's layer names before any network is built, naming both flags
+    with pytest.raises(NSTError, match=r"holds VGG19 weights, not VGG16: use --arch vgg19 with "
+                       r"this --weights file \(API: arch='vgg19'\)"):  # fmt: skip
         build_extractor("vgg16", path)
     random = build_extractor("vgg19", path)  # the matching network loads it
     assert random.weights == str(path)
@@ -150,7 +159,8 @@ def test_imagenet_without_internet_says_how_to_use_a_local_file(monkeypatch):
     with pytest.raises(
         NSTError,
         match=r"could not download the ImageNet weights for VGG19 .*"
-        r"pass a local Keras weights file instead.*--weights PATH",
+        r"pass a local Keras weights file and the network it is for: "
+        r"CLI --arch vgg16 --weights PATH for a VGG16 file",
     ):
         build_extractor("vgg19", "imagenet")
 
