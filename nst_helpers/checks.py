@@ -53,3 +53,18 @@ def check_decay(value: object, name: str, hint: str) -> None:
     check_weight(value, name)
     if value >= 1:
         raise NSTError(f"{name} must be below 1 ({hint}), got {value}.")
+
+
+def check_tiles(memory_limit: object, tile_size: object, overlap: object, steps: object) -> None:
+    """A tiled run's settings: memory_limit (GiB, or None), tile_size, tile_overlap, tile_steps."""
+    if memory_limit is not None:
+        check_positive(memory_limit, "memory_limit")
+    check_size(tile_size, "tile_size")
+    check_count(steps, "tile_steps")
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)):
+        raise NSTError(f"tile_overlap must be a whole number of pixels, got {overlap!r}.")
+    if not 0 <= overlap < tile_size / 2:
+        raise NSTError(
+            f"tile_overlap must be at least 0 and less than half of tile_size ({tile_size} px), "
+            f"got {overlap}: e.g. --tile-overlap {tile_size // 8}."
+        )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from nst_helpers import color
+from nst_helpers import color, tiled_run, tiles
 from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
 from nst_helpers.memory import LBFGS_MEMORY, check_memory
@@ -96,8 +96,7 @@ def stylize(
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
         callbacks: Functions called with an `Event` after every step.
-        ray: A tiled run's tiles (see `nst_helpers.tiles`) on Ray: "auto" (local) or a cluster
-            address; None: in-process. `workers`: Ray actors (default: one per CPU).
+        ray, workers: A tiled run's tiles on Ray ("auto" or an address), on `workers` actors.
         **changes: Settings fields to override, e.g. `steps=100, style_weight=30`.
 
     Returns:
@@ -114,8 +113,6 @@ def stylize(
     settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
-    from nst_helpers import tiled_run, tiles
-
     plan = tiles.plan_for(content, settings, mask, _has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
         return tiled_run.stylize_tiled(content, style, settings, plan, extractor=extractor,
@@ -159,9 +156,9 @@ def stylize_variants(
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
-    if settings.memory_limit is not None or not _has_gpu():  # a GPU's memory is TensorFlow's
-        limit = None if settings.memory_limit is None else int(settings.memory_limit * 2**30)
-        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim), limit)
+    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
+        size = imgs.scaled_size(content_img.size, settings.max_dim)
+        check_memory(settings, *size, style_sizes=[s.size for s in style_imgs])
     extractor = matching_extractor(extractor, settings)
     _check_level_sizes(extractor, settings, content_img, style_imgs)
 
@@ -196,13 +193,22 @@ def _has_gpu() -> bool:
 
 def _check_level_sizes(extractor, settings: Settings, content_img, style_imgs) -> None:
     """Fails fast, before any work, if a level is too small for the network."""
-    for size in settings.levels():
+    levels = settings.levels()  # the message names a size that works for the smallest level
+    setting = "max_dim (--max-dim)"
+    if len(levels) > 1:
+        setting = "start_dim (--start-dim) and max_dim (--max-dim)"
+    for size in levels:
         width, height = imgs.scaled_size(content_img.size, size)
-        extractor.check_image_size(height, width, "content image")
+        extractor.check_image_size(
+            height, width, "content image", source_size=content_img.size, setting=setting
+        )
         style_dim = max(1, round(size * settings.style_scale))
         for style_img in style_imgs:
             width, height = imgs.scaled_size(style_img.size, style_dim)
-            extractor.check_image_size(height, width, "style image")
+            extractor.check_image_size(
+                height, width, "style image", source_size=style_img.size,
+                scale=settings.style_scale, setting=setting,
+            )  # fmt: skip
 
 
 def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:
@@ -241,11 +247,7 @@ def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -
 
 
 def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, steps):
-    """Optimizes at one size, starting from `previous` upsampled (or the initial image).
-
-    `inputs` are the (content, styles, mask) images, `weights` one [content, style, tv] row per
-    image of the batch; returns the (B, H, W, 3) image reached (the best is `run.level_best`).
-    """
+    """Optimizes at one size, starting from `previous` upsampled (or the initial image)."""
     import tensorflow as tf
 
     settings = run.settings
@@ -282,10 +284,8 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
 
 
 def optimize_image(run: Run, loss_fn, start, keep=None):
-    """Runs the settings' optimizer (Adam or L-BFGS) from the (B, H, W, 3) `start` for the
-    current level of `run` (after `run.begin_level`); returns the image reached (the best one
-    is `run.level_best`). `loss_fn` maps the image to its losses, one value per image; `keep`
-    holds the mask's black area to the photo (see `optimize_level`), or is None."""
+    """Runs the settings' optimizer from `start` for the current level of `run` (after
+    `begin_level`); returns the image reached (the best is `run.level_best`)."""
     if run.settings.optimizer == "lbfgs":
         return _run_lbfgs(run, loss_fn, start, keep)
     return _run_adam(run, loss_fn, start, keep)

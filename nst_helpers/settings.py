@@ -15,6 +15,7 @@ from nst_helpers.checks import (
     check_decay,
     check_positive,
     check_size,
+    check_tiles,
     check_weight,
 )
 from nst_helpers.color import check_preserve_colors
@@ -84,8 +85,9 @@ class Settings:
         level_ratio: Growth of the size from one coarse-to-fine level to the next.
         level_steps: Steps per level (coarse to fine); default: `steps` split so that each level
             costs about the same time.
-        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs);
-            or "auto" (the fastest supported here). Gram matrices and losses stay float32.
+        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs,
+            not yet measured); or "auto" (`model.resolve_precision`: bfloat16 where the CPU has
+            it, else float32). Gram matrices and losses stay float32.
         time_budget: Seconds for the whole run; levels then run until their share of the time
             is spent, and `steps` is only an upper bound.
         style_blend: With several style images, the weight of each in the mix of their Gram
@@ -251,25 +253,7 @@ class Settings:
             raise NSTError(f"jit_compile must be True or False, got {self.jit_compile!r}.")
         self.jit_compile = bool(self.jit_compile)
         check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
-        self._check_tile_options()
-
-    def _check_tile_options(self) -> None:
-        if self.memory_limit is not None:
-            check_positive(self.memory_limit, "memory_limit")
-        check_size(self.tile_size, "tile_size")
-        check_count(self.tile_steps, "tile_steps")
-        if isinstance(self.tile_overlap, bool) or not isinstance(
-            self.tile_overlap, (int, np.integer)
-        ):
-            raise NSTError(
-                f"tile_overlap must be a whole number of pixels, got {self.tile_overlap!r}."
-            )
-        if not 0 <= self.tile_overlap < self.tile_size / 2:
-            raise NSTError(
-                f"tile_overlap must be at least 0 and less than half of tile_size "
-                f"({self.tile_size} px), got {self.tile_overlap}: e.g. --tile-overlap "
-                f"{self.tile_size // 8}."
-            )
+        check_tiles(self.memory_limit, self.tile_size, self.tile_overlap, self.tile_steps)
 
     def blend_weights(self, styles: int) -> list[float]:
         """The normalised weight of each of `styles` style images (checks the count)."""
