@@ -27,6 +27,7 @@ _EXPORTS = {
     "build_extractor": "model",
     "layer_names": "model",
     "FeatureExtractor": "model",
+    "quiet_tensorflow_logs": "model",
     "gram_matrix": "losses",
     "content_loss": "losses",
     "style_loss": "losses",

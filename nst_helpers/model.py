@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,3 +350,36 @@ def _construct_vgg(arch: str, weights: str | os.PathLike | None):
 def _first_line(err: BaseException, limit: int = 160) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_logs() -> Iterator[None]:
+    """Hides TensorFlow's C++ log lines while it starts: import it (and list devices) inside.
+
+    TensorFlow 2.19 writes registration and driver messages ("Unable to register cuDNN factory",
+    "failed call to cuInit") straight to file descriptor 2 when it loads, some before its own log
+    level is read; a notebook shows them as red blocks that look like a broken install. Inside
+    the block file descriptor 2 goes to the null device, and `TF_CPP_MIN_LOG_LEVEL` is set to 3
+    unless already set. Exceptions still propagate, and in a notebook Python's warnings and
+    errors still show (they do not use file descriptor 2); C++ messages after the block show.
+
+    Example:
+        >>> with quiet_tensorflow_logs():  # doctest: +SKIP
+        ...     import tensorflow as tf
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all: nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

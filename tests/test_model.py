@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from nst_helpers.model import (
     build_extractor,
     layer_names,
     min_input_size,
+    quiet_tensorflow_logs,
 )
 
 
@@ -132,3 +137,41 @@ def test_same_input_same_features(tiny_extractor):
     first, _ = tiny_extractor(image)
     second, _ = tiny_extractor(image.copy())
     np.testing.assert_array_equal(first["block3_conv1"], second["block3_conv1"])
+
+
+def test_quiet_tensorflow_logs_hides_file_descriptor_2_only_inside(capfd, monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    os.write(2, b"before\n")
+    with quiet_tensorflow_logs():
+        os.write(2, b"E0000 a C++ log line\n")
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "before\nafter\n"
+
+
+def test_quiet_tensorflow_logs_keeps_a_chosen_level_and_lets_errors_through(capfd, monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    with pytest.raises(ImportError, match="no_such_module"), quiet_tensorflow_logs():
+        import no_such_module  # noqa: F401
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+    os.write(2, b"still there\n")
+    assert capfd.readouterr().err == "still there\n"
+
+
+@pytest.mark.slow
+def test_tensorflow_starts_without_log_lines():
+    """A fresh process that imports TensorFlow inside the block writes nothing to stderr."""
+    code = (
+        "import nst_helpers as nst\n"
+        "with nst.quiet_tensorflow_logs():\n"
+        "    import tensorflow as tf\n"
+        "    tf.config.list_physical_devices('GPU')\n"
+        "print(tf.reduce_sum(tf.ones((2, 2))).numpy())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "4.0\n"
+    assert done.stderr == ""
