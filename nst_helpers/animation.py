@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont
 
 from nst_helpers import images as imgs
+from nst_helpers.checks import check_count, check_size
 from nst_helpers.errors import NSTError
 
 if TYPE_CHECKING:  # only for the type hint: importing the loop would import TensorFlow
-    from nst_helpers.optimize import Event
+    from nst_helpers.run import Event
 
 # Browsers show GIF frames shorter than 20 ms for 100 ms, so shorter durations slow it down.
 MIN_FRAME_MS = 20
@@ -44,16 +45,17 @@ class GifRecorder:
     Raises:
         NSTError: `every` or `max_side` is not a positive whole number.
 
-    Example:
-        >>> recorder = GifRecorder(every=10)
-        >>> result = stylize("cat.jpg", "swirl.jpg", preview_every=10,
-        ...                  callbacks=[recorder])  # doctest: +SKIP
-        >>> recorder.save("out/painting.gif")  # doctest: +SKIP
+    Example::
+
+        recorder = GifRecorder(every=10)
+        result = stylize("cat.jpg", "swirl.jpg", preview_every=10,
+                         callbacks=[recorder])
+        recorder.save("out/painting.gif")
     """
 
     def __init__(self, every: int = 1, max_side: int = 384) -> None:
-        self.every = _check_count(every, "every", "steps")
-        self.max_side = imgs.check_size(max_side, "max_side")
+        self.every = check_count(every, "every", "steps")
+        self.max_side = check_size(max_side, "max_side")
         self._frames: list[Image.Image] = []
 
     def __call__(self, event: Event) -> None:
@@ -206,20 +208,14 @@ def _check_sheet(images, labels, columns, tile) -> tuple[list[Image.Image], list
         )
     if columns is None:
         columns = math.ceil(math.sqrt(len(images)))
-    columns = min(_check_count(columns, "columns", "cells"), len(images))
-    if imgs.check_size(tile, "tile") < _MIN_TILE:
+    columns = min(check_count(columns, "columns", "cells"), len(images))
+    if check_size(tile, "tile") < _MIN_TILE:
         raise NSTError(f"tile must be at least {_MIN_TILE} pixels, got {tile}.")
     thumbs = [
         imgs.to_rgb(img) if isinstance(img, Image.Image) else imgs.tensor_to_image(img)
         for img in images
     ]
     return thumbs, labels, columns
-
-
-def _check_count(value: object, name: str, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise NSTError(f"{name} must be a positive whole number of {unit}, got {value!r}.")
-    return value
 
 
 def _font(tile: int):

@@ -153,30 +153,32 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     output = Path(args.output)
     images.output_format(output)
-    inputs = [args.content, *args.style] + ([args.mask] if args.mask else [])
-    _refuse_overwriting_inputs(output, [Path(path) for path in inputs])
-    content = images.load_image(args.content)
-    styles = [images.load_image(path) for path in args.style]
-    mask = images.load_image(args.mask) if args.mask else None
+    files = [args.content, *args.style] + ([args.mask] if args.mask else [])
+    _refuse_overwriting_inputs(output, [Path(path) for path in files])
+    content = images.load_image(args.content)  # fail fast on a bad file, before TensorFlow
+    for path in files[1:]:
+        images.load_image(path)
     images.ensure_writable_dir(output.parent)
+    inputs = (args.content, args.style, args.mask)
     if args.sweep:
-        return _run_sweep(args, settings, content, styles, output)
-    from nst_helpers.recipe import describe_input, make_recipe
-
-    extra = {"mask": describe_input(args.mask, "mask")} if args.mask else {}
-    recipe = make_recipe(settings, args.content, args.style, extra)
-    return _stylize_and_save(args, settings, (content, styles, mask), output, recipe)
+        return _run_sweep(args, settings, inputs, output)
+    return _stylize_and_save(args, settings, inputs, content.size, output)
 
 
-def _stylize_and_save(args, settings, inputs, output: Path, recipe: dict) -> int:
-    """Runs `stylize` with progress, snapshots and GIF; saves the best image with its recipe."""
-    from nst_helpers import images
+def _stylize_and_save(args, settings, inputs, size, output: Path, recipe=None) -> int:
+    """Runs `stylize` with progress, snapshots and GIF; saves the best image with its recipe.
+
+    `inputs` are the (content, styles, mask) files, `size` the content image's (width, height);
+    `recipe` replaces the run's own (a rerun keeps the original, so its file is the same).
+    """
     from nst_helpers.display import ProgressBar
-    from nst_helpers.optimize import NonFiniteLossError, available_memory, estimate_memory, stylize
-    from nst_helpers.recipe import recipe_pnginfo
+    from nst_helpers.images import scaled_size
+    from nst_helpers.memory import available_memory, estimate_memory
+    from nst_helpers.optimize import stylize
+    from nst_helpers.run import NonFiniteLossError
 
     content, styles, mask = inputs
-    width, height = images.scaled_size(content.size, settings.max_dim)
+    width, height = scaled_size(size, settings.max_dim)
     if not args.quiet:
         free = available_memory()
         print(
@@ -198,18 +200,17 @@ def _stylize_and_save(args, settings, inputs, output: Path, recipe: dict) -> int
         callbacks.append(recorder)
     every = [n for n in (args.save_every, args.gif_every if args.gif else 0) if n]
     settings = settings.replace(preview_every=math.gcd(*every) if every else 0)
-    pnginfo = recipe_pnginfo(recipe)
     with ProgressBar(desc=output.name, disable=args.quiet) as bar:
         try:
             result = stylize(content, styles, settings, mask=mask, callbacks=[bar, *callbacks])
         except NonFiniteLossError as err:
             bar.close()
-            images.save_image(err.result.best_image, output, pnginfo=pnginfo)
+            err.result.save(output, recipe)
             print(f"nst: error: {err} Saved it to {output}.", file=sys.stderr)
             return EXIT_NON_FINITE
-    images.save_image(result.best_image, output, pnginfo=pnginfo)
+    result.save(output, recipe)
     if recorder is not None:
-        recorder.add_frame(result.best_image)  # the final look, after colour preservation
+        recorder.add_frame(result.best_image)  # the final look, after color preservation
         recorder.save(args.gif)
     size = f"{result.best_image.width}x{result.best_image.height}"
     print(f"wrote {output} ({size}): {result.summary()}")
@@ -219,13 +220,14 @@ def _stylize_and_save(args, settings, inputs, output: Path, recipe: dict) -> int
     return 0
 
 
-def _run_sweep(args, settings, content, styles, output: Path) -> int:
+def _run_sweep(args, settings, inputs, output: Path) -> int:
     from nst_helpers.animation import contact_sheet
     from nst_helpers.display import ProgressBar
     from nst_helpers.images import save_image
     from nst_helpers.sweep import parse_sweep, sweep
 
-    if args.mask:
+    content, styles, mask = inputs
+    if mask:
         raise NSTError(
             "--sweep and --mask can't be combined yet: run the masked variants one by one."
         )
@@ -235,10 +237,9 @@ def _run_sweep(args, settings, content, styles, output: Path) -> int:
         results = sweep(content, styles, settings, name, values, callbacks=[bar])
     labels = [f"{label} {value:g}" for value in values]
     for result, value in zip(results, values, strict=True):
-        path = output.with_name(f"{output.stem}_{label}_{value:g}{output.suffix}")
-        save_image(result.best_image, path)
+        result.save(output.with_name(f"{output.stem}_{label}_{value:g}{output.suffix}"))
     save_image(contact_sheet([r.best_image for r in results], labels), output)
-    seconds = results[0].seconds["optimise"]
+    seconds = results[0].seconds["optimize"]
     print(f"wrote {output} (contact sheet) and {len(results)} images: {len(results)} variants of "
           f"{label} in one batch, {results[0].steps_done} steps in {seconds:.1f} s")  # fmt: skip
     return EXIT_INTERRUPTED if results[0].stopped == "interrupted" else 0
@@ -290,13 +291,14 @@ def _rerun(args: argparse.Namespace) -> int:
         Path(args.output))  # fmt: skip
     images.output_format(output)
     inputs = [source, paths["content"], *paths["styles"]]
-    _refuse_overwriting_inputs(output, inputs)
+    _refuse_overwriting_inputs(output, inputs + ([paths["mask"]] if paths["mask"] else []))
     content = images.load_image(paths["content"])
-    styles = [images.load_image(p) for p in paths["styles"]]
-    mask = images.load_image(paths["mask"]) if paths["mask"] else None
+    for path in [*paths["styles"], *([paths["mask"]] if paths["mask"] else [])]:
+        images.load_image(path)
     images.ensure_writable_dir(output.parent)
+    inputs = (paths["content"], paths["styles"], paths["mask"])
     # The same recipe goes into the new file: same inputs and settings give the same bytes.
-    return _stylize_and_save(args, settings, (content, styles, mask), output, recipe)
+    return _stylize_and_save(args, settings, inputs, content.size, output, recipe)
 
 
 if __name__ == "__main__":

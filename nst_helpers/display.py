@@ -1,5 +1,5 @@
 """Figures and progress: progress bar, live preview, loss curves, side-by-side images, and the
-tutorial's one-off figures (colour statistics, feature maps, Gram matrices).
+tutorial's one-off figures (color statistics, feature maps, Gram matrices).
 
 The progress bar and the live preview consume the `Event`s that `stylize` emits, so the CLI, the
 notebook and the tests watch a run the same way. Matplotlib, tqdm and IPython are imported only
@@ -18,7 +18,7 @@ from nst_helpers.images import tensor_to_image
 from nst_helpers.settings import LOSS_NAMES
 
 if TYPE_CHECKING:  # TensorFlow loads only when a run starts
-    from nst_helpers.optimize import Event
+    from nst_helpers.run import Event
 
 
 class ProgressBar:
@@ -27,9 +27,10 @@ class ProgressBar:
     A widget bar in notebooks and a text bar in terminals (`tqdm.auto`). Use it as a context
     manager so the bar closes even when the run is interrupted.
 
-    Example:
-        >>> with ProgressBar() as bar:  # doctest: +SKIP
-        ...     result = stylize(content, style, callbacks=[bar])
+    Example::
+
+        with ProgressBar() as bar:
+            result = stylize(content, style, callbacks=[bar])
     """
 
     def __init__(self, desc: str = "stylizing", leave: bool = True, **tqdm_kwargs):
@@ -152,40 +153,38 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, size: flo
     return fig
 
 
-def colour_palette(
-    image: Image.Image, colours: int = 8
-) -> list[tuple[tuple[int, int, int], float]]:
-    """The main colours of an image and the share of pixels each covers, most common first.
+def color_palette(image: Image.Image, colors: int = 8) -> list[tuple[tuple[int, int, int], float]]:
+    """The main colors of an image and the share of pixels each covers, most common first.
 
     Uses Pillow's median-cut quantisation.
 
     Args:
         image: An RGB image.
-        colours: How many colours at most (default 8).
+        colors: How many colors at most (default 8).
 
     Returns:
         [((r, g, b), fraction of the pixels)], fractions summing to 1.
 
     Example:
-        >>> colour_palette(Image.new("RGB", (4, 4), (255, 0, 0)))
+        >>> color_palette(Image.new("RGB", (4, 4), (255, 0, 0)))
         [((255, 0, 0), 1.0)]
     """
-    quantised = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
-    palette = quantised.getpalette() or []
-    counts = sorted(quantised.getcolors(maxcolors=256) or [], reverse=True)  # [(count, index)]
+    quantized = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    palette = quantized.getpalette() or []
+    counts = sorted(quantized.getcolors(maxcolors=256) or [], reverse=True)  # [(count, index)]
     total = sum(count for count, _ in counts)
     return [(tuple(palette[3 * index : 3 * index + 3]), count / total) for count, index in counts]
 
 
-def plot_colour_stats(
-    images: Sequence[Image.Image], titles: Sequence[str], colours: int = 8, size: float = 3.0
+def plot_color_stats(
+    images: Sequence[Image.Image], titles: Sequence[str], colors: int = 8, size: float = 3.0
 ):
-    """Shows each image's red, green and blue histograms above its colour palette.
+    """Shows each image's red, green and blue histograms above its color palette.
 
     Args:
         images: RGB images.
         titles: One title per image.
-        colours: Palette size.
+        colors: Palette size.
         size: Width of each column in inches.
 
     Returns:
@@ -203,20 +202,20 @@ def plot_colour_stats(
     for column, (image, title) in enumerate(zip(images, titles, strict=True)):
         pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
         hist_ax, palette_ax = axes[0, column], axes[1, column]
-        for channel, colour in enumerate(("red", "green", "blue")):
+        for channel, color in enumerate(("red", "green", "blue")):
             counts = np.bincount(pixels[..., channel].ravel(), minlength=256)
-            hist_ax.plot(counts / counts.sum(), color=colour, linewidth=1.2, label=colour)
-        hist_ax.set_title(f"{title}: colour histograms")
+            hist_ax.plot(counts / counts.sum(), color=color, linewidth=1.2, label=color)
+        hist_ax.set_title(f"{title}: color histograms")
         hist_ax.set_xlim(0, 255)
         hist_ax.set_xlabel("value")
         hist_ax.set_yticks([])
         left = 0.0
-        for rgb, share in colour_palette(image, colours):
+        for rgb, share in color_palette(image, colors):
             palette_ax.barh(0, share, left=left, color=np.array(rgb) / 255.0, height=1.0)
             left += share
         palette_ax.set_xlim(0, 1)
         palette_ax.axis("off")
-        palette_ax.set_title(f"{colours} main colours, by area", fontsize="small")
+        palette_ax.set_title(f"{colors} main colors, by area", fontsize="small")
     axes[0, 0].legend(fontsize="small")
     fig.tight_layout()
     return fig
@@ -257,7 +256,7 @@ def show_feature_maps(features: Mapping[str, object], channels: int = 6, size: f
 def show_matrices(
     matrices: Sequence[object], titles: Sequence[str], title: str = "", size: float = 3.5
 ):
-    """Shows square matrices (e.g. Gram matrices) side by side as heat maps on one colour scale.
+    """Shows square matrices (e.g. Gram matrices) side by side as heat maps on one color scale.
 
     Args:
         matrices: (C, C) or (1, C, C) arrays or tensors.

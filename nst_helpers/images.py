@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from nst_helpers.checks import check_size
 from nst_helpers.errors import NSTError
 
 # ImageNet channel means in BGR order, as in Keras' `vgg16/vgg19.preprocess_input` (caffe mode).
@@ -48,8 +49,9 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Ima
         NSTError: The file is missing, is a directory, is not an image, is truncated, or is larger
             than Pillow's decompression-bomb limit.
 
-    Example:
-        >>> img = load_image("images/content/chelsea.jpg", max_dim=256)  # doctest: +SKIP
+    Example::
+
+        img = load_image("images/content/chelsea.jpg", max_dim=256)
     """
     path = Path(path)
     if not path.exists():
@@ -148,11 +150,38 @@ def scaled_size(size: tuple[int, int], max_dim: int) -> tuple[int, int]:
     return tuple(max(1, round(side * scale)) for side in size)
 
 
-def check_size(value: object, name: str = "max_dim") -> int:
-    """Returns `value` if it is a positive integer, else raises an NSTError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise NSTError(f"{name} must be a positive whole number of pixels, got {value!r}.")
-    return int(value)
+def as_image(source, what: str) -> Image.Image:
+    """Returns an RGB PIL image from a path or a PIL image (of any mode).
+
+    Raises:
+        NSTError: `source` is neither, or the file can't be loaded (see `load_image`).
+    """
+    if isinstance(source, Image.Image):
+        return to_rgb(source)
+    if isinstance(source, (str, os.PathLike)):
+        return load_image(source)
+    kind = type(source).__name__
+    raise NSTError(f"the {what} image must be a file path or a PIL image, got {kind}.")
+
+
+def prepare_images(content, style, settings, max_dim: int | None = None) -> tuple:
+    """Loads (if paths) and resizes: content to `max_dim`, style to `style_scale` times that.
+
+    Args:
+        content: Content image (path or PIL image).
+        style: Style image (path or PIL image), or a list of them.
+        settings: A `Settings`; supplies `max_dim` and `style_scale`.
+        max_dim: Overrides `settings.max_dim` (for coarse-to-fine levels).
+
+    Returns:
+        (content, style) as RGB PIL images; style is a list when a list was given.
+    """
+    max_dim = max_dim or settings.max_dim
+    content = resize_image(as_image(content, "content"), max_dim)
+    style_dim = max(1, round(max_dim * settings.style_scale))
+    if isinstance(style, (list, tuple)):
+        return content, [resize_image(as_image(s, "style"), style_dim) for s in style]
+    return content, resize_image(as_image(style, "style"), style_dim)
 
 
 def image_to_tensor(img: Image.Image):
@@ -248,9 +277,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     A crash, an exception or Ctrl-C inside the block leaves `path` as it was and no temporary
     file behind. The folder must exist.
 
-    Example:
-        >>> with atomic_write("out.bin") as handle:  # doctest: +SKIP
-        ...     handle.write(b"data")
+    Example::
+
+        with atomic_write("out.bin") as handle:
+            handle.write(b"data")
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -13,6 +13,7 @@ from nst_helpers.errors import NSTError
 from nst_helpers.images import vgg_preprocess
 
 ARCHITECTURES = ("vgg16", "vgg19")
+POOLINGS = ("max", "avg")
 
 # Gatys et al. (2016) use conv4_2 for content and conv1_1..conv5_1 for style. Keras' `blockX_convY`
 # outputs already include the ReLU, so they are the paper's reluX_Y. (The TensorFlow tutorial
@@ -205,9 +206,10 @@ def build_extractor(
         NSTError: Unknown architecture or layer, a weights file that is missing or belongs to
             another network, or "imagenet" weights that cannot be downloaded.
 
-    Example:
-        >>> extractor = build_extractor("vgg16", weights=None)  # doctest: +SKIP
-        >>> content, style = extractor(tf.zeros((1, 64, 64, 3)))  # doctest: +SKIP
+    Example::
+
+        extractor = build_extractor("vgg16", weights=None)
+        content, style = extractor(tf.zeros((1, 64, 64, 3)))
     """
     import keras
 
@@ -229,7 +231,13 @@ def build_extractor(
     return FeatureExtractor(model, arch, label, content_layers, style_layers, precision, pooling)
 
 
-POOLINGS = ("max", "avg")
+def pooling_calibration_image():
+    """The fixed smooth-noise image (1, 128, 128, 3) in [0, 1] on which average pooling's
+    rescale is measured: it stands in for a photo's statistics."""
+    import tensorflow as tf
+
+    noise = tf.random.stateless_uniform((1, 16, 16, 3), seed=(0, 0))
+    return tf.clip_by_value(tf.image.resize(noise, (128, 128), "bicubic"), 0.0, 1.0)
 
 
 def _average_pooling_model(vgg, wanted: list[str]):
@@ -237,10 +245,7 @@ def _average_pooling_model(vgg, wanted: list[str]):
     import keras
     import tensorflow as tf
 
-    # A fixed, smooth noise image stands in for a photo's statistics when measuring the scales.
-    noise = tf.random.stateless_uniform((1, 16, 16, 3), seed=(0, 0))
-    calibration = tf.clip_by_value(tf.image.resize(noise, (128, 128), "bicubic"), 0.0, 1.0)
-    probe = vgg_preprocess(calibration)
+    probe = vgg_preprocess(pooling_calibration_image())
     inputs = keras.Input((None, None, 3))
     x, tensors = inputs, {}
     last = max(layer_names_index(vgg, name) for name in wanted)
@@ -290,16 +295,28 @@ def resolve_precision(precision: str = "auto") -> str:
 
     if tf.config.list_physical_devices("GPU"):
         return "float16"
-    return "bfloat16" if _cpu_has_bf16() else "float32"
+    return "bfloat16" if cpu_has_bf16() else "float32"
 
 
-def _cpu_has_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line for line in info if line.startswith("flags")), "")
-    except OSError:  # not Linux: stay safe with float32
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU does bfloat16 arithmetic natively (the avx512_bf16 or amx_bf16 flag).
+
+    Args:
+        cpuinfo: The text of /proc/cpuinfo (default: read it; False where it can't be read,
+            e.g. not Linux, to stay safe with float32).
+
+    Example:
+        >>> cpu_has_bf16("flags : fpu sse2 avx512f avx512_bf16")
+        True
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as info:
+                cpuinfo = info.read()
+        except OSError:
+            return False
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    return any(flag in flags.partition(":")[2].split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def _load_vgg(arch: str, weights: str | os.PathLike | None, precision: str = "float32"):

@@ -9,12 +9,15 @@ A recipe is a plain JSON-friendly dict::
       "inputs": {
         "content": {"name", "path", "absolute", "sha256", "size": [width, height]},
         "styles": [{...}, ...],
-      },
+      },                                 # an image held in memory (not a file) is recorded
+                                         # as {"name", "source": "memory", "sha256" of its
+                                         # pixels, "size"}
       "options": {...},                  # extras: preserve_colors, style_blend, mask, output...
       "created": "2026-01-31T12:00:00+00:00",
     }
 
-`recipe_pnginfo` turns it into the PNG text field "nst_recipe" that `images.save_image` embeds;
+`recipe_pnginfo` turns it into the PNG text field "nst_recipe" that `Result.save` embeds (every
+saved result goes through it: API, notebook and CLI);
 `read_recipe` reads it back, `check_inputs` tells whether the inputs are still the same files,
 and `settings_from_recipe` rebuilds the `Settings` for a rerun.
 """
@@ -44,16 +47,17 @@ _CHUNK = 1 << 20
 
 def make_recipe(
     settings: Settings,
-    content_path: str | os.PathLike,
-    style_paths: list[str | os.PathLike],
+    content_path: str | os.PathLike | Image.Image,
+    style_paths: list[str | os.PathLike | Image.Image],
     extra: dict | None = None,
 ) -> dict:
     """Describes a run: library version, settings, input files (with sha256), options and time.
 
     Args:
         settings: The run's settings.
-        content_path: The content image file.
-        style_paths: The style image files (a single path is taken as a list of one).
+        content_path: The content image file (or a PIL image held in memory, recorded by a hash
+            of its pixels).
+        style_paths: The style image files or images (a single one is taken as a list of one).
         extra: Other options of the run, stored under "options" (e.g. {"preserve_colors":
             "luminance", "output": "out.png"}). Paths and tuples become strings and lists.
             Default None: no options.
@@ -62,17 +66,18 @@ def make_recipe(
         A dict that `json.dumps` accepts (see the module docstring for its layout).
 
     Raises:
-        NSTError: An input is not a path, is missing or not an image, no style is given, or an
-            extra value cannot be written as JSON.
+        NSTError: An input is neither a path nor a PIL image, is missing or not an image, no
+            style is given, or an extra value cannot be written as JSON.
 
-    Example:
-        >>> recipe = make_recipe(Settings(), "cat.jpg", ["swirl.jpg"])  # doctest: +SKIP
-        >>> recipe["inputs"]["content"]["sha256"][:8]  # doctest: +SKIP
-        '3f9a0c1e'
+    Example::
+
+        recipe = make_recipe(Settings(), "cat.jpg", ["swirl.jpg"])
+        recipe["inputs"]["content"]["sha256"][:8]
+        # -> '3f9a0c1e'
     """
     from nst_helpers import __version__
 
-    if isinstance(style_paths, (str, os.PathLike)):
+    if isinstance(style_paths, (str, os.PathLike, Image.Image)):
         style_paths = [style_paths]
     style_paths = list(style_paths)
     if not style_paths:
@@ -92,24 +97,32 @@ def make_recipe(
     }
 
 
-def describe_input(path: str | os.PathLike, what: str = "input") -> dict:
-    """One input file's entry: name, path as given, absolute path, sha256 and upright size.
+def describe_input(path: str | os.PathLike | Image.Image, what: str = "input") -> dict:
+    """One input's entry: name, path as given, absolute path, sha256 and upright size.
 
     Args:
-        path: The image file.
+        path: The image file, or a PIL image held in memory.
         what: How error messages name the file (default "input").
 
     Returns:
         {"name", "path", "absolute", "sha256", "size": [width, height]}; the size is after the
-        EXIF orientation, as `images.load_image` gives it.
+        EXIF orientation, as `images.load_image` gives it. For an image in memory:
+        {"name", "source": "memory", "sha256" of its mode, size and pixels, "size"}.
 
     Raises:
-        NSTError: `path` is not a path, or the file is missing, a folder, or not an image.
+        NSTError: `path` is neither, or the file is missing, a folder, or not an image.
     """
+    if isinstance(path, Image.Image):
+        return {
+            "name": "image in memory",
+            "source": "memory",
+            "sha256": pixels_sha256(path),
+            "size": list(path.size),
+        }
     if not isinstance(path, (str, os.PathLike)):
         raise NSTError(
-            f"a recipe records image files: the {what} must be a file path, got "
-            f"{type(path).__name__}. Save the image to a file first."
+            f"a recipe records image files or PIL images: the {what} must be one of those, got "
+            f"{type(path).__name__}."
         )
     path = Path(path)
     _check_file(path, what)
@@ -120,6 +133,13 @@ def describe_input(path: str | os.PathLike, what: str = "input") -> dict:
         "sha256": file_sha256(path),
         "size": list(_upright_size(path, what)),
     }
+
+
+def pixels_sha256(img: Image.Image) -> str:
+    """The sha256 of an image's mode, size and pixel bytes (an image that is not a file)."""
+    digest = hashlib.sha256(f"{img.mode} {img.width}x{img.height}\n".encode())
+    digest.update(img.tobytes())
+    return digest.hexdigest()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -209,9 +229,10 @@ def read_recipe(path: str | os.PathLike) -> dict:
     Raises:
         NSTError: The file is missing, not a PNG, has no recipe, or its recipe is damaged.
 
-    Example:
-        >>> read_recipe("out.png")["settings"]["steps"]  # doctest: +SKIP
-        300
+    Example::
+
+        read_recipe("out.png")["settings"]["steps"]
+        # -> 300
     """
     path = Path(path)
     _check_file(path, "image")
@@ -256,7 +277,8 @@ def input_paths(recipe: dict, base_dir: str | os.PathLike | None = None) -> dict
             when the recipe was made, taken relative to it (paths given as absolute stay so).
 
     Returns:
-        {"content": Path, "styles": [Path, ...], "mask": Path or None}.
+        {"content": Path, "styles": [Path, ...], "mask": Path or None}; an input that was an
+        image in memory has None for its path.
 
     Raises:
         NSTError: The recipe has no valid "inputs" section.
@@ -290,9 +312,10 @@ def check_inputs(recipe: dict, base_dir: str | os.PathLike | None = None) -> lis
     Raises:
         NSTError: The recipe has no valid "inputs" section.
 
-    Example:
-        >>> check_inputs(read_recipe("out.png"))  # doctest: +SKIP
-        ["style image 1 'swirl.jpg' has changed since the recipe was made: ..."]
+    Example::
+
+        check_inputs(read_recipe("out.png"))
+        # -> ["style image 1 'swirl.jpg' has changed since the recipe was made: ..."]
     """
     content, styles = _input_entries(recipe)
     named = [("content image", content)] + [
@@ -308,8 +331,13 @@ def check_inputs(recipe: dict, base_dir: str | os.PathLike | None = None) -> lis
     return problems
 
 
-def _input_problem(what: str, entry: dict, path: Path) -> str | None:
+def _input_problem(what: str, entry: dict, path: Path | None) -> str | None:
     label = f"{what} '{entry['name']}'"
+    if path is None:
+        return (
+            f"the {what} was an image held in memory, not a file (sha256 of its pixels "
+            f"{entry['sha256'][:12]}...): save it to a file and run nst on that file."
+        )
     if not path.exists():
         return f"{label} is missing: expected at '{path}'."
     if not path.is_file():
@@ -328,7 +356,8 @@ def _input_entries(recipe: dict) -> tuple[dict, list[dict]]:
         inputs = recipe["inputs"]
         content, styles = inputs["content"], list(inputs["styles"])
         for entry in [content, *styles]:
-            for key in ("name", "path", "absolute", "sha256"):
+            keys = ("name", "sha256") if _in_memory(entry) else ("name", "path", "absolute")
+            for key in (*keys, "sha256"):
                 if not isinstance(entry[key], str):
                     raise TypeError(key)
     except (KeyError, TypeError, IndexError):
@@ -339,7 +368,14 @@ def _input_entries(recipe: dict) -> tuple[dict, list[dict]]:
     return content, styles
 
 
-def _locate(entry: dict, base_dir: str | os.PathLike | None) -> Path:
+def _in_memory(entry: dict) -> bool:
+    return isinstance(entry, dict) and entry.get("source") == "memory"
+
+
+def _locate(entry: dict, base_dir: str | os.PathLike | None) -> Path | None:
+    """Where an input file is expected; None for an image that was held in memory."""
+    if _in_memory(entry):
+        return None
     if base_dir is None:
         return Path(entry["absolute"])
     return Path(base_dir) / entry["path"]

@@ -1,43 +1,29 @@
 """Bundled sample images and an on-demand catalogue of famous public-domain paintings.
 
-The repository's ``images/`` folder holds a few content photos and generated style images,
-so the tutorial works without internet. Famous paintings are downloaded only when asked for
-(``fetch_painting``), cached, and checked against a recorded SHA-256 on later uses.
+The repository's `images/` folder holds a few content photos and generated style images, so the
+tutorial works without internet. A famous painting is downloaded only when asked for
+(`fetch_painting`), through `keras.utils.get_file`, which caches it and checks its sha256.
 
-Importing this module has no side effects and does not import TensorFlow.
+Importing this module has no side effects and does not import TensorFlow or Keras.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
-import io
 import os
+import socket
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NSTError
-from .images import atomic_write
-
-__all__ = [
-    "KINDS",
-    "PAINTINGS",
-    "SAMPLES_DIR",
-    "Painting",
-    "PaintingDownloadError",
-    "PaintingIntegrityError",
-    "StyleFileNotFoundError",
-    "UnknownSampleError",
-    "default_cache_dir",
-    "fetch_painting",
-    "list_samples",
-    "sample_path",
-    "style_image_path",
-]
+from nst_helpers.errors import NSTError
+from nst_helpers.images import atomic_write
+from nst_helpers.recipe import file_sha256
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "images"
-"""The repository's ``images/`` folder (present in a source checkout, not in a built wheel)."""
+"""The repository's `images/` folder (present in a source checkout, not in a built wheel)."""
 
 KINDS = ("content", "style")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -58,7 +44,7 @@ class PaintingDownloadError(NSTError, OSError):
 
 
 class PaintingIntegrityError(NSTError, ValueError):
-    """A downloaded or cached painting is not the expected image."""
+    """A downloaded painting is not an image, or not the file its sha256 says."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +55,9 @@ class Painting:
         title: Title of the work.
         artist: Name of the painter.
         year: Year the work was made.
-        url: Direct ``upload.wikimedia.org`` address of the image file.
+        url: Direct `upload.wikimedia.org` address of the image file.
         licence: Copyright status of the image.
-        sha256: Expected SHA-256 of the file, or None to trust the first download.
+        sha256: Expected sha256 of the file, or None to trust the first download.
     """
 
     title: str
@@ -124,53 +110,39 @@ PAINTINGS: dict[str, Painting] = {
 }
 
 
-# --------------------------------------------------------------------------------------
-# Bundled samples
-# --------------------------------------------------------------------------------------
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise UnknownSampleError(
-            f"unknown sample kind {kind!r}: choose one of {', '.join(map(repr, KINDS))}"
-        )
-
-
-def _bundled(kind: str) -> dict[str, Path]:
-    """Map each bundled image name of ``kind`` to its file."""
-    folder = SAMPLES_DIR / kind
-    if not folder.is_dir():
-        return {}
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    return {p.stem: p for p in files}
-
-
 def list_samples() -> dict[str, list[str]]:
-    """List the bundled sample images.
+    """Lists the bundled sample images.
 
     Returns:
-        ``{"content": [...], "style": [...]}`` with sorted names usable with ``sample_path``.
-        The lists are empty when the ``images/`` folder is missing (e.g. a wheel install).
+        {"content": [...], "style": [...]}, sorted names usable with `sample_path`. The lists are
+        empty when the `images/` folder is missing (e.g. a wheel install).
     """
     return {kind: list(_bundled(kind)) for kind in KINDS}
 
 
 def sample_path(kind: str, name: str) -> Path:
-    """Return the file of a bundled sample image.
+    """Returns the file of a bundled sample image.
 
     Args:
-        kind: ``"content"`` or ``"style"``.
-        name: Image name without extension, e.g. ``"astronaut"`` or ``"swirl"``; a name with
-            its extension (``"swirl.jpg"``) is accepted too.
+        kind: "content" or "style".
+        name: Image name without extension, e.g. "astronaut" or "swirl"; a name with its
+            extension ("swirl.jpg") is accepted too.
 
     Returns:
         Path of the image file.
 
     Raises:
-        UnknownSampleError: (a ``ValueError``) when ``kind`` or ``name`` is unknown; the
-            message lists the valid choices.
+        UnknownSampleError: (a ValueError) `kind` or `name` is unknown; the message lists the
+            choices.
+
+    Example:
+        >>> sample_path("style", "swirl").name
+        'swirl.jpg'
     """
-    _check_kind(kind)
+    if kind not in KINDS:
+        raise UnknownSampleError(
+            f"unknown sample kind {kind!r}: choose one of {', '.join(map(repr, KINDS))}"
+        )
     files = _bundled(kind)
     stem = Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
     if stem in files:
@@ -183,115 +155,130 @@ def sample_path(kind: str, name: str) -> Path:
     raise UnknownSampleError(f"unknown {kind} image {name!r}: choose one of {', '.join(files)}")
 
 
-# --------------------------------------------------------------------------------------
-# Painting catalogue
-# --------------------------------------------------------------------------------------
+def _bundled(kind: str) -> dict[str, Path]:
+    """{name: file} of the bundled images of `kind`."""
+    folder = SAMPLES_DIR / kind
+    if not folder.is_dir():
+        return {}
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return {p.stem: p for p in files}
 
 
 def default_cache_dir() -> Path:
-    """Return the folder downloaded paintings are cached in.
+    """Returns the folder downloaded paintings are cached in.
 
-    ``$NST_CACHE_DIR/paintings`` when the environment variable is set, otherwise
-    ``~/.cache/nst_helpers/paintings``.
+    `$NST_CACHE_DIR/paintings` when the environment variable is set, else
+    `~/.cache/nst_helpers/paintings`.
     """
     root = os.environ.get(CACHE_ENV_VAR)
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "nst_helpers"
     return base / "paintings"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    with atomic_write(path) as handle:
-        handle.write(data)
-
-
-def _check_is_image(data: bytes, name: str, url: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise PaintingIntegrityError(
-            f"the file downloaded for painting {name!r} from {url} is not a valid image ({exc})"
-        ) from exc
-
-
-def _verify_cached(path: Path, record: Path, expected: str | None, name: str) -> None:
-    """Check a cached painting against its expected or recorded SHA-256 (recording it if new)."""
-    actual = _sha256(path.read_bytes())
-    if expected is None and record.is_file():
-        expected = record.read_text(encoding="ascii").strip()
-    if expected is None:
-        _write_atomic(record, (actual + "\n").encode("ascii"))
-        return
-    if actual != expected:
-        path.unlink(missing_ok=True)
-        raise PaintingIntegrityError(
-            f"the cached copy of painting {name!r} at {path} is corrupted or was changed "
-            f"(sha256 {actual[:12]}..., expected {expected[:12]}...): it has been deleted, "
-            "run again to download it afresh"
-        )
-
-
-def _download(url: str, timeout: float, name: str) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise PaintingDownloadError(
-            f"couldn't download painting {name!r} from {url}: {exc}"
-        ) from exc
-
-
 def fetch_painting(name: str, cache_dir: str | Path | None = None, timeout: float = 10) -> Path:
-    """Download a catalogue painting once and return its cached file.
+    """Downloads a catalogue painting once and returns its cached file.
 
-    The first download is checked to be an image (and against ``Painting.sha256`` when set),
-    written atomically, and its SHA-256 is recorded in ``<name>.sha256`` beside it. Later
-    calls use the cached file after checking it against that record (trust on first use).
+    `keras.utils.get_file` downloads and caches the file, and checks it against `Painting.sha256`
+    or, for paintings without one, against the sha256 recorded in `<name>.sha256` at the first
+    download (trust on first use). A cached file that fails the check is downloaded again. The
+    first download is also checked to be an image.
 
     Args:
-        name: Key of ``PAINTINGS``, e.g. ``"starry_night"``.
-        cache_dir: Folder for downloads; ``default_cache_dir()`` when None.
+        name: Key of `PAINTINGS`, e.g. "starry_night".
+        cache_dir: Folder for downloads; `default_cache_dir()` when None.
         timeout: Seconds to wait for the server.
 
     Returns:
         Path of the cached image file.
 
     Raises:
-        UnknownSampleError: ``name`` is not in the catalogue.
-        PaintingDownloadError: (an ``OSError``) the download failed, e.g. no internet.
-        PaintingIntegrityError: the download is not an image or does not match its checksum,
-            or the cached copy changed since it was downloaded (the copy is then deleted).
+        UnknownSampleError: `name` is not in the catalogue.
+        PaintingDownloadError: (an OSError) the download failed, e.g. no internet.
+        PaintingIntegrityError: the download is not an image or does not match its sha256 (the
+            file is then deleted).
     """
+    from keras.utils import get_file
+
     if name not in PAINTINGS:
         raise UnknownSampleError(f"unknown painting {name!r}: choose one of {', '.join(PAINTINGS)}")
     painting = PAINTINGS[name]
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    suffix = Path(painting.url).suffix.lower() or ".jpg"
-    path, record = folder / f"{name}{suffix}", folder / f"{name}.sha256"
-    if path.is_file():
-        _verify_cached(path, record, painting.sha256, name)
-        return path
-
-    data = _download(painting.url, timeout, name)
-    digest = _sha256(data)
-    if painting.sha256 is not None and digest != painting.sha256:
+    folder = folder.absolute()
+    path = folder / f"{name}{Path(painting.url).suffix.lower() or '.jpg'}"
+    record = folder / f"{name}.sha256"
+    expected = painting.sha256
+    if expected is None and record.is_file():
+        expected = record.read_text(encoding="ascii").strip()
+    try:
+        with _identified_download(timeout):
+            get_file(
+                path.name,
+                painting.url,
+                file_hash=expected,
+                hash_algorithm="sha256",
+                cache_subdir=str(folder),  # an absolute cache_subdir is the folder itself
+                # No sha256 yet: a file already there is an interrupted download, not trusted.
+                force_download=expected is None,
+            )
+    except ValueError as exc:  # get_file's sha256 check failed on a fresh download
+        if expected is None:
+            raise
+        actual = file_sha256(path) if path.is_file() else "?"
+        path.unlink(missing_ok=True)
+        recorded = "" if painting.sha256 else f" as recorded in {record} (delete it to accept)"
         raise PaintingIntegrityError(
             f"the file downloaded for painting {name!r} from {painting.url} has sha256 "
-            f"{digest[:12]}..., expected {painting.sha256[:12]}..."
-        )
-    _check_is_image(data, name, painting.url)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, data)
-    _write_atomic(record, (digest + "\n").encode("ascii"))
+            f"{actual[:12]}..., expected {expected[:12]}...{recorded}"
+        ) from exc
+    except Exception as exc:
+        # get_file raises a bare Exception naming the URL when the fetch fails; an OSError or an
+        # HTTPException (a timeout, a dropped connection) while reading passes through it.
+        if type(exc) is not Exception and not isinstance(exc, (OSError, http.client.HTTPException)):
+            raise
+        cause = exc.__context__ if type(exc) is Exception and exc.__context__ else exc
+        raise PaintingDownloadError(
+            f"couldn't download painting {name!r} ({cause}): check the internet connection, or "
+            f"download {painting.url} yourself and pass the file's path instead"
+        ) from exc
+    if expected is None:
+        _check_is_image(path, name, painting.url)
+        with atomic_write(record) as handle:
+            handle.write(f"{file_sha256(path)}\n".encode("ascii"))
     return path
+
+
+@contextmanager
+def _identified_download(timeout: float) -> Iterator[None]:
+    """Sends `USER_AGENT` and waits at most `timeout` seconds while `get_file` downloads.
+
+    `get_file` takes neither setting, and Wikimedia answers urllib's default User-Agent with HTTP
+    403, so both are set as urllib's and socket's process-wide defaults, then restored.
+    """
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("User-Agent", USER_AGENT)]
+    previous_opener = urllib.request._opener  # None unless someone installed one
+    previous_timeout = socket.getdefaulttimeout()
+    urllib.request.install_opener(opener)
+    socket.setdefaulttimeout(timeout)
+    try:
+        yield
+    finally:
+        urllib.request.install_opener(previous_opener)
+        socket.setdefaulttimeout(previous_timeout)
+
+
+def _check_is_image(path: Path, name: str, url: str) -> None:
+    """Deletes `path` and raises PaintingIntegrityError unless Pillow can read it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        path.unlink(missing_ok=True)
+        raise PaintingIntegrityError(
+            f"the file downloaded for painting {name!r} from {url} is not a valid image ({exc})"
+        ) from exc
 
 
 def style_image_path(
@@ -301,24 +288,25 @@ def style_image_path(
     cache_dir: str | Path | None = None,
     timeout: float = 10,
 ) -> tuple[Path, str]:
-    """Resolve a style image given as a bundled style, a catalogue painting or a file path.
+    """Resolves a style image given as a bundled style, a catalogue painting or a file path.
 
     Args:
-        name_or_path: A bundled style name (``"swirl"``), a ``PAINTINGS`` key
-            (``"starry_night"``) or the path of an image file.
-        offline_fallback: Bundled style used when a painting cannot be downloaded; None to
-            let the download error propagate.
-        cache_dir: Passed to ``fetch_painting``.
-        timeout: Passed to ``fetch_painting``.
+        name_or_path: A bundled style name ("swirl"), a `PAINTINGS` key ("starry_night") or the
+            path of an image file.
+        offline_fallback: Bundled style used when a painting cannot be downloaded (default
+            "swirl"); None lets the PaintingDownloadError propagate.
+        cache_dir: Passed to `fetch_painting`.
+        timeout: Passed to `fetch_painting`.
 
     Returns:
-        The image path and a one-line message for the user: empty unless the fallback was
-        used, in which case it says why.
+        The image path and a one-line message for the user: "" unless the fallback was used, in
+        which case it says why.
 
     Raises:
-        UnknownSampleError: (a ``ValueError``) the name is neither a bundled style nor a
-            painting; the message lists both.
-        StyleFileNotFoundError: (a ``FileNotFoundError``) a path-like value names no file.
+        UnknownSampleError: (a ValueError) the name is neither a bundled style nor a painting;
+            the message lists both.
+        StyleFileNotFoundError: (a FileNotFoundError) a path-like value names no file.
+        PaintingIntegrityError: as `fetch_painting`.
     """
     text = os.fspath(name_or_path)
     styles = _bundled("style")
@@ -327,7 +315,7 @@ def style_image_path(
     if text in PAINTINGS:
         try:
             return fetch_painting(text, cache_dir=cache_dir, timeout=timeout), ""
-        except OSError:
+        except PaintingDownloadError:
             if offline_fallback is None:
                 raise
             fallback = sample_path("style", offline_fallback)

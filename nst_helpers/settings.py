@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from nst_helpers import images as imgs
+from nst_helpers.checks import (
+    check_count,
+    check_decay,
+    check_positive,
+    check_size,
+    check_weight,
+)
 from nst_helpers.color import check_preserve_colors
 from nst_helpers.errors import NSTError
 from nst_helpers.model import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
+    POOLINGS,
     check_arch,
     check_layers,
     check_precision,
@@ -23,8 +29,6 @@ from nst_helpers.model import (
 INITS = ("content", "noise")
 LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
 OPTIMIZERS = ("adam", "lbfgs")
-
-POOLINGS = ("max", "avg")
 
 # Named bundles of settings (CLI: --preset). "fast" combines L-BFGS, the image pyramid and low
 # precision where supported: a good image in far fewer steps, though it does not reach the
@@ -128,15 +132,15 @@ class Settings:
         self.arch = check_arch(self.arch)
         if self.weights is not None:
             self.weights = os.fspath(self.weights)
-        imgs.check_size(self.max_dim, "max_dim")
-        _check_count(self.steps, "steps")
+        check_size(self.max_dim, "max_dim")
+        check_count(self.steps, "steps")
         for name in ("content_weight", "style_weight", "tv_weight"):
-            _check_weight(getattr(self, name), name)
+            check_weight(getattr(self, name), name)
         if self.content_weight == self.style_weight == 0:
             raise NSTError("content_weight and style_weight are both 0: nothing to optimise.")
-        _check_positive(self.lr, "lr")
-        _check_decay(self.beta_1, "beta_1", "0.9 is Keras' default, 0.99 the TensorFlow tutorial's")
-        _check_positive(self.style_scale, "style_scale")
+        check_positive(self.lr, "lr")
+        check_decay(self.beta_1, "beta_1", "0.9 is Keras' default, 0.99 the TensorFlow tutorial's")
+        check_positive(self.style_scale, "style_scale")
         if self.init not in INITS:
             raise NSTError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
@@ -151,7 +155,7 @@ class Settings:
                     f"are {len(self.style_layers)} style layers: give one weight per layer."
                 )
             for weight in self.style_layer_weights:
-                _check_weight(weight, "each style layer weight")
+                check_weight(weight, "each style layer weight")
             if sum(self.style_layer_weights) == 0:
                 raise NSTError("style_layer_weights are all 0: give at least one positive weight.")
         if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int):
@@ -170,12 +174,12 @@ class Settings:
             )
         check_precision(self.precision)
         if self.start_dim is not None:
-            imgs.check_size(self.start_dim, "start_dim")
-        _check_positive(self.level_ratio, "level_ratio")
+            check_size(self.start_dim, "start_dim")
+        check_positive(self.level_ratio, "level_ratio")
         if self.level_ratio <= 1:
             raise NSTError(f"level_ratio must be greater than 1, got {self.level_ratio!r}.")
         if self.level_steps is not None:
-            steps = (_check_count(n, "each of level_steps") for n in self.level_steps)
+            steps = (check_count(n, "each of level_steps") for n in self.level_steps)
             self.level_steps = tuple(steps)
             if len(self.level_steps) != len(self.levels()):
                 raise NSTError(
@@ -184,14 +188,14 @@ class Settings:
                     "give one step count per level."
                 )
         if self.time_budget is not None:
-            _check_positive(self.time_budget, "time_budget")
+            check_positive(self.time_budget, "time_budget")
         self._check_style_options()
 
     def _check_style_options(self) -> None:
         if self.style_blend is not None:
             self.style_blend = tuple(float(w) for w in self.style_blend)
             for weight in self.style_blend:
-                _check_weight(weight, "each style_blend weight")
+                check_weight(weight, "each style_blend weight")
             if sum(self.style_blend) == 0:
                 raise NSTError("style_blend weights are all 0: give at least one positive weight.")
         if self.pooling not in POOLINGS:
@@ -202,7 +206,7 @@ class Settings:
         if not isinstance(self.pyramid, (bool, np.bool_)):
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
         self.pyramid = bool(self.pyramid)
-        _check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
+        check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
 
     def blend_weights(self, styles: int) -> list[float]:
         """The normalised weight of each of `styles` style images (checks the count)."""
@@ -251,29 +255,3 @@ class Settings:
         """{style layer: weight}, equal weights unless `style_layer_weights` is set."""
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
         return dict(zip(self.style_layers, weights, strict=True))
-
-
-def _check_count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise NSTError(f"{name} must be a positive whole number, got {value!r}.")
-    return int(value)
-
-
-def _check_weight(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise NSTError(f"{name} must be a number, got {value!r}.")
-    if not math.isfinite(value) or value < 0:
-        raise NSTError(f"{name} must be a finite number >= 0, got {value!r}.")
-
-
-def _check_decay(value: object, name: str, hint: str) -> None:
-    """A decay rate: a number in [0, 1)."""
-    _check_weight(value, name)
-    if value >= 1:
-        raise NSTError(f"{name} must be below 1 ({hint}), got {value}.")
-
-
-def _check_positive(value: object, name: str) -> None:
-    _check_weight(value, name)
-    if value == 0:
-        raise NSTError(f"{name} must be greater than 0, got {value!r}.")

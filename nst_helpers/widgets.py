@@ -1,34 +1,30 @@
-"""The notebook's interactive plumbing: image uploads, an image picker, the weight-tweaking panel.
+"""The notebook's widgets: the image picker and the weight-tweaking panel.
 
 Works with ipywidgets 7.7 (Google Colab) and 8.x. ipywidgets, IPython and matplotlib are imported
 inside the functions that need them: importing this module has no side effects.
 
-Every button callback calls a plain function (`stylize_into_gallery`) that tests and the notebook
-also call directly, because callbacks never run in CI.
+Every button callback calls a plain function (`uploads.uploaded_images`,
+`gallery.stylize_into_gallery`) that tests and the notebook also call directly, because callbacks
+never run in CI. The gallery's names are importable from here too (`widgets.show_gallery`).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from nst_helpers import samples
 from nst_helpers.errors import NSTError
+from nst_helpers.gallery import GalleryItem, stylize_into_gallery, weights_label
+from nst_helpers.gallery import show_gallery as show_gallery  # the notebook's widgets.show_gallery
 from nst_helpers.images import load_image
+from nst_helpers.samples import KINDS
 from nst_helpers.settings import Settings
-
-if TYPE_CHECKING:  # TensorFlow loads only when a run starts
-    from nst_helpers.optimize import Event, Result
-
-KINDS = ("content", "style")
+from nst_helpers.uploads import uploaded_images
 
 # The loss-weight sliders: (settings field, label, lowest and highest power of ten).
 WEIGHT_SLIDERS = (
@@ -36,100 +32,6 @@ WEIGHT_SLIDERS = (
     ("style_weight", "style β", -1.0, 3.0),
     ("tv_weight", "TV", -3.0, 2.0),
 )
-
-
-# --------------------------------------------------------------------------------------
-# Uploads
-# --------------------------------------------------------------------------------------
-
-
-def uploaded_images(value: object) -> list[tuple[str, Image.Image]]:
-    """Decodes uploaded files into RGB images, whichever widget or service uploaded them.
-
-    Accepts the three shapes an upload arrives in:
-
-    * ipywidgets 8.x `FileUpload.value`: a tuple of dicts with "name" and "content" (a memoryview);
-    * ipywidgets 7.7 `FileUpload.value` (as in Colab): a dict
-      {name: {"metadata": {...}, "content": bytes}};
-    * `google.colab.files.upload()`: a dict {name: bytes}.
-
-    Each file is decoded by `nst_helpers.images.load_image`, so uploads get exactly the handling of
-    files on disk (EXIF orientation, transparency onto white, 16-bit images scaled, size limit).
-
-    Args:
-        value: The upload, in any of the shapes above; None or empty gives [].
-
-    Returns:
-        [(file name, RGB image)] in upload order.
-
-    Raises:
-        NSTError: The value has none of these shapes, or a file is not a readable image (the
-            message names the file).
-
-    Example:
-        >>> uploaded_images({"cat.png": png_bytes})  # doctest: +SKIP
-        [('cat.png', <PIL.Image.Image image mode=RGB size=64x48>)]
-    """
-    return [(name, image_from_bytes(data, name)) for name, data in _upload_files(value)]
-
-
-def _upload_files(value: object) -> list[tuple[str, bytes]]:
-    """[(name, bytes)] from any of the upload shapes `uploaded_images` accepts."""
-    if not value:
-        return []
-    files = []
-    if isinstance(value, Mapping):  # ipywidgets 7.7 or google.colab.files.upload()
-        for name, entry in value.items():
-            content = entry.get("content") if isinstance(entry, Mapping) else entry
-            files.append((str(name), content))
-    elif isinstance(value, (tuple, list)):  # ipywidgets 8.x
-        for entry in value:
-            if not isinstance(entry, Mapping) or "content" not in entry:
-                raise NSTError(_UNKNOWN_UPLOAD.format(type(entry).__name__))
-            files.append((str(entry.get("name", "upload")), entry["content"]))
-    else:
-        raise NSTError(_UNKNOWN_UPLOAD.format(type(value).__name__))
-    for name, content in files:
-        if not isinstance(content, (bytes, bytearray, memoryview)):
-            raise NSTError(f"upload {name!r} has no file content (got {type(content).__name__}).")
-    return [(name, bytes(content)) for name, content in files]
-
-
-_UNKNOWN_UPLOAD = (
-    "can't read an upload given as {}: pass FileUpload.value (ipywidgets 7.7 or 8.x) or the dict "
-    "that google.colab.files.upload() returns."
-)
-
-
-def image_from_bytes(data: bytes, name: str = "upload") -> Image.Image:
-    """Decodes an image file's bytes exactly like `load_image` decodes a file on disk.
-
-    Args:
-        data: The file's bytes (PNG, JPEG, WebP...).
-        name: The file name, used in error messages and to keep the suffix.
-
-    Returns:
-        An RGB image.
-
-    Raises:
-        NSTError: The bytes are not a readable image (the message names `name`).
-    """
-    # A temporary file lets `load_image` stay the one place that decodes images.
-    suffix = Path(name).suffix if len(Path(name).suffix) <= 6 else ""
-    fd, tmp = tempfile.mkstemp(prefix="nst_upload_", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return load_image(tmp)
-    except NSTError as err:
-        raise NSTError(str(err).replace(tmp, name)) from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------
-# Choosing the content and style images
-# --------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -167,10 +69,11 @@ class ImagePicker:
     Raises:
         NSTError: `content` or `style` is not a bundled image or painting (lists the choices).
 
-    Example:
-        >>> picker = ImagePicker("cat", "swirl")  # doctest: +SKIP
-        >>> display(picker.widget)  # doctest: +SKIP
-        >>> pair = picker.images()  # doctest: +SKIP
+    Example::
+
+        picker = ImagePicker("cat", "swirl")
+        display(picker.widget)
+        pair = picker.images()
     """
 
     def __init__(self, content: str = "cat", style: str = "swirl", *, colab: bool = False):
@@ -266,95 +169,6 @@ class ImagePicker:
     def _forget_upload(self, kind: str) -> None:
         self.uploads.pop(kind, None)
         self.labels[kind].value = ""
-
-
-# --------------------------------------------------------------------------------------
-# Trying loss weights: a gallery of runs
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class GalleryItem:
-    """One run in a gallery: its image, a label naming its weights, and the full result."""
-
-    image: Image.Image
-    label: str
-    result: Result
-
-
-def weights_label(settings: Settings | Mapping) -> str:
-    """A short label of a run's loss weights, e.g. "α=1 β=10 TV=1".
-
-    Args:
-        settings: A Settings or the dict of `Result.settings`.
-
-    Returns:
-        The label, with each weight in `:g` format.
-    """
-    values = settings if isinstance(settings, Mapping) else settings.to_dict()
-    return f"α={values['content_weight']:g} β={values['style_weight']:g} TV={values['tv_weight']:g}"
-
-
-def stylize_into_gallery(
-    gallery: list[GalleryItem],
-    content,
-    style,
-    settings: Settings,
-    extractor=None,
-    *,
-    callbacks: Iterable[Callable[[Event], None]] = (),
-    **changes,
-) -> GalleryItem:
-    """Runs `stylize` and appends the best image, labelled with its weights, to `gallery`.
-
-    The weight-tweaking panel's Run button calls this; the notebook calls it directly too.
-
-    Args:
-        gallery: The list to append to.
-        content: Content image (path or PIL image).
-        style: Style image (path or PIL image).
-        settings: The run's settings (a low `max_dim` and few `steps` keep it quick).
-        extractor: A prebuilt extractor matching `settings` (default: built from the settings).
-        callbacks: Passed to `stylize`, e.g. a `ProgressBar`.
-        **changes: Settings to override, e.g. `style_weight=100`.
-
-    Returns:
-        The new GalleryItem.
-
-    Raises:
-        NSTError: As `stylize`.
-    """
-    from nst_helpers.optimize import stylize
-
-    result = stylize(content, style, settings, extractor=extractor, callbacks=callbacks, **changes)
-    label = f"{weights_label(result.settings)} ({result.steps_done} steps)"
-    item = GalleryItem(result.best_image, label, result)
-    gallery.append(item)
-    return item
-
-
-def show_gallery(gallery: Sequence[GalleryItem], title: str = "Gallery", size: float = 3.0):
-    """Shows a gallery's images side by side, each titled with its weights.
-
-    Args:
-        gallery: The items to show.
-        title: The figure's title.
-        size: Height of each panel in inches.
-
-    Returns:
-        The matplotlib Figure.
-
-    Raises:
-        NSTError: The gallery is empty.
-    """
-    from nst_helpers.display import show_images
-
-    if not gallery:
-        raise NSTError("the gallery is empty: run stylize_into_gallery (or press Run) first.")
-    fig = show_images([item.image for item in gallery], [item.label for item in gallery], size)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 class TweakPanel:
@@ -501,8 +315,9 @@ def tweak_ui(
         An ipywidgets VBox: the sliders, an info line, the Run and Clear buttons, the status output
         and the gallery.
 
-    Example:
-        >>> quick = settings.replace(max_dim=256, steps=100)  # doctest: +SKIP
-        >>> display(tweak_ui(content, style, quick))  # doctest: +SKIP
+    Example::
+
+        quick = settings.replace(max_dim=256, steps=100)
+        display(tweak_ui(content, style, quick))
     """
     return TweakPanel(content, style, settings, extractor, gallery).box

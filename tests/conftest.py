@@ -7,6 +7,7 @@ so a CI run can never pass by skipping them.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def gradient_image(width: int = 40, height: int = 30, seed: int = 0) -> Image.Im
     array = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 3.0)], axis=-1)
     array = np.clip(array + rng.normal(0, 0.05, array.shape), 0, 1)
     return Image.fromarray((array * 255).astype(np.uint8))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The bytes of `image` saved as a PNG file (lossless), as an upload would carry them."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from PIL import Image
 
 from nst_helpers.animation import GifRecorder, contact_sheet
 from nst_helpers.errors import NSTError
-from nst_helpers.optimize import Event
+from nst_helpers.run import Event
 
 LOSSES = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
 

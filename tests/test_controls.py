@@ -12,7 +12,8 @@ from nst_helpers.errors import NSTError
 from nst_helpers.images import image_to_tensor
 from nst_helpers.losses import gram_matrix
 from nst_helpers.model import build_extractor
-from nst_helpers.optimize import layer_masks, load_mask, make_targets, stylize
+from nst_helpers.objective import layer_masks, load_mask, make_targets
+from nst_helpers.optimize import stylize
 from nst_helpers.settings import Settings
 from nst_helpers.sweep import parse_sweep, sweep
 
@@ -112,13 +113,49 @@ def test_average_pooling_network(small_pair):
         Settings(pooling="min")
 
 
-def test_moving_average_result_is_smoother(small_pair, tiny_extractor, tiny_settings):
-    settings = tiny_settings.replace(steps=20, lr=0.1, style_weight=100.0)
+def test_moving_average_is_the_warmed_up_average_of_the_iterates(
+    small_pair, tiny_extractor, tiny_settings
+):
+    from nst_helpers.images import prepare_images
+
+    settings = tiny_settings.replace(steps=20, lr=0.1, style_weight=100.0, preview_every=1)
     plain = stylize(*small_pair, settings, extractor=tiny_extractor)
-    averaged = stylize(*small_pair, settings.replace(ema=0.9), extractor=tiny_extractor)
+    iterates = []
+    averaged = stylize(
+        *small_pair,
+        settings.replace(ema=0.9),
+        extractor=tiny_extractor,
+        callbacks=[lambda event: iterates.append(event.image)],
+    )
     assert not np.array_equal(np.asarray(plain.best_image), np.asarray(averaged.best_image))
+    # The definition: start from the start image; after step k, with rate min(decay,
+    # (1 + k) / (10 + k)), average <- rate * average + (1 - rate) * image after step k.
+    average = np.asarray(prepare_images(*small_pair, settings)[0], np.float64) / 255.0
+    for k, image in enumerate(iterates, start=1):
+        rate = min(0.9, (1 + k) / (10 + k))
+        average = rate * average + (1 - rate) * image
+    assert len(iterates) == 20
+    np.testing.assert_allclose(np.asarray(averaged.best_image) / 255.0, average, atol=0.6 / 255)
     with pytest.raises(NSTError, match="ema must be below 1"):
         Settings(ema=1.0)
+
+
+def test_average_pooling_is_rescaled_to_max_poolings_mean():
+    from nst_helpers.images import vgg_preprocess
+    from nst_helpers.model import pooling_calibration_image
+
+    convs = ("block1_conv2", "block2_conv2", "block3_conv3")
+    pools = ("block1_pool", "block2_pool", "block3_pool")
+    extractor = build_extractor("vgg16", None, ("block4_conv1",), convs + pools, pooling="avg")
+    outputs = extractor.model(vgg_preprocess(pooling_calibration_image()))
+    for conv, pool in zip(convs, pools, strict=True):
+        # The definition: on the calibration image, each rescaled average pool has the mean
+        # that max pooling would give on the same input.
+        want = float(tf.reduce_mean(tf.nn.max_pool2d(outputs[conv], 2, 2, "VALID")))
+        have = float(tf.reduce_mean(outputs[pool]))
+        assert have == pytest.approx(want, rel=1e-4)
+        plain = float(tf.reduce_mean(tf.nn.avg_pool2d(outputs[conv], 2, 2, "VALID")))
+        assert abs(plain - want) > 1e-3 * want  # without the rescale the means differ
 
 
 def test_sweep_matches_separate_runs(small_pair, tiny_extractor, tiny_settings):

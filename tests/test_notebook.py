@@ -150,9 +150,8 @@ def check_demo_outputs(out: Path) -> None:
 def check_result_is_stylised(result: Image.Image, weights_path: Path) -> None:
     """The saved image differs from the photo and has Gram statistics closer to the style's."""
     from nst_helpers import losses
-    from nst_helpers.images import image_to_tensor, load_image
+    from nst_helpers.images import image_to_tensor, load_image, prepare_images
     from nst_helpers.model import build_extractor
-    from nst_helpers.optimize import prepare_images
     from nst_helpers.settings import Settings
 
     settings = Settings(arch="vgg16", weights=str(weights_path), max_dim=max(result.size))

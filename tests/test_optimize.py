@@ -8,8 +8,9 @@ import tensorflow as tf
 
 from nst_helpers import losses
 from nst_helpers.errors import NSTError
-from nst_helpers.optimize import LOSS_NAMES, NonFiniteLossError, Result, stylize
-from nst_helpers.settings import Settings
+from nst_helpers.optimize import stylize
+from nst_helpers.run import NonFiniteLossError, Result
+from nst_helpers.settings import LOSS_NAMES, Settings
 
 
 def run(pair, extractor, settings, **changes) -> Result:
@@ -33,12 +34,12 @@ def test_loss_falls_and_output_is_valid(small_pair, tiny_extractor, tiny_setting
     for w, copy in zip(tiny_extractor.model.weights, weights, strict=True):
         assert np.array_equal(w.numpy(), copy)  # the network stays frozen
     assert result.settings["steps"] == 15 and result.settings["arch"] == "vgg16"
-    assert result.seconds["per_step"] > 0 and result.seconds["optimise"] > 0
+    assert result.seconds["per_step"] > 0 and result.seconds["optimize"] > 0
 
 
 def test_best_image_has_the_best_loss(small_pair, tiny_extractor, tiny_settings):
-    from nst_helpers.images import image_to_tensor
-    from nst_helpers.optimize import compute_losses, make_targets, prepare_images
+    from nst_helpers.images import image_to_tensor, prepare_images
+    from nst_helpers.objective import compute_losses, make_targets
 
     result = run(small_pair, tiny_extractor, tiny_settings, steps=6, lr=0.05)
     content, style = prepare_images(*small_pair, tiny_settings)
@@ -94,9 +95,9 @@ def test_non_finite_loss_stops_with_last_good_image(
     calls = tf.Variable(0)
     real_tv = losses.tv_loss
 
-    def poisoned_tv(image):  # finite for 4 steps, then NaN
+    def poisoned_tv(image, per_item=False):  # finite for 4 steps, then NaN
         calls.assign_add(1)
-        return tf.where(calls > 4, tf.constant(np.nan), real_tv(image))
+        return tf.where(calls > 4, tf.constant(np.nan), real_tv(image, per_item=per_item))
 
     monkeypatch.setattr(losses, "tv_loss", poisoned_tv)
     with pytest.raises(
@@ -119,7 +120,7 @@ def test_extractor_must_match_settings(small_pair, tiny_extractor, tiny_settings
 
 
 def test_style_scale_resizes_the_style(small_pair, tiny_settings):
-    from nst_helpers.optimize import prepare_images
+    from nst_helpers.images import prepare_images
 
     content, style = prepare_images(*small_pair, tiny_settings.replace(style_scale=2.0))
     assert max(content.size) == 32 and max(style.size) == 64
@@ -186,3 +187,79 @@ def test_beta_1_is_adams_momentum(small_pair, tiny_extractor, tiny_settings, mon
     settings = tiny_settings.replace(steps=2, beta_1=0.5)
     sweep(*small_pair, settings, "style_weight", [1.0, 2.0], extractor=tiny_extractor)
     assert made == [0.99, 0.5]  # the single run's loop, then the sweep's batch
+
+
+def test_sweep_with_a_nan_stops_like_a_single_run(
+    small_pair, tiny_extractor, tiny_settings, monkeypatch
+):
+    from nst_helpers.sweep import sweep
+
+    calls = tf.Variable(0)
+    real_tv = losses.tv_loss
+
+    def poisoned_tv(image, per_item=False):  # finite for 4 steps, then NaN for every variant
+        calls.assign_add(1)
+        return tf.where(calls > 4, np.nan, real_tv(image, per_item=per_item))
+
+    monkeypatch.setattr(losses, "tv_loss", poisoned_tv)
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"the loss became non-finite at step 5 \(tv=nan, total=nan\). Lower lr",
+    ) as caught:
+        sweep(*small_pair, tiny_settings.replace(steps=20), "style_weight", [1.0, 50.0],
+              extractor=tiny_extractor)  # fmt: skip
+    results = caught.value.results
+    assert caught.value.result is results[0] and len(results) == 2
+    for result, weight in zip(results, (1.0, 50.0), strict=True):
+        assert result.stopped == "non-finite" and result.steps_done == 4
+        assert len(result.history["total"]) == 4 and np.all(np.isfinite(result.history["total"]))
+        assert result.settings["style_weight"] == weight
+        pixels = np.asarray(result.best_image)
+        assert pixels.std() > 0  # a real image, not a blank
+        assert np.array_equal(np.asarray(result.image), pixels)  # the NaN update was not kept
+        assert result.best_loss == min(result.history["total"])
+
+
+def test_result_saved_from_the_api_carries_the_cli_recipe(
+    tmp_path, small_pair, tiny_extractor, tiny_settings, capsys
+):
+    import json
+
+    from nst_helpers.cli import main
+
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    small_pair[0].save(content)
+    small_pair[1].save(style)
+    result = run((content, style), tiny_extractor, tiny_settings, steps=2)
+    saved = result.save(tmp_path / "api.png")
+    assert main(["--recipe", str(saved)]) == 0
+    recipe = json.loads(capsys.readouterr().out)
+    assert recipe["settings"] == result.settings
+    assert recipe["inputs"]["content"]["absolute"] == str(content.resolve())
+    assert [entry["name"] for entry in recipe["inputs"]["styles"]] == ["style.png"]
+    # Images held in memory are recorded by a hash of their pixels.
+    in_memory = run(small_pair, tiny_extractor, tiny_settings, steps=1).save(tmp_path / "m.png")
+    assert main(["--recipe", str(in_memory)]) == 0
+    entry = json.loads(capsys.readouterr().out)["inputs"]["content"]
+    assert entry["source"] == "memory" and len(entry["sha256"]) == 64
+
+
+def test_best_fields_describe_the_image_returned(small_pair, tiny_extractor, tiny_settings):
+    from nst_helpers.images import image_to_tensor, prepare_images
+    from nst_helpers.objective import compute_losses, make_targets
+
+    content, style = prepare_images(*small_pair, tiny_settings)
+    targets = make_targets(tiny_extractor, image_to_tensor(content), image_to_tensor(style))
+    for ema in (0.0, 0.9):
+        result = run(small_pair, tiny_extractor, tiny_settings, steps=8, lr=0.05, ema=ema)
+        scored = compute_losses(
+            tiny_extractor, image_to_tensor(result.best_image), *targets, tiny_settings
+        )
+        assert result.best_losses["total"] == result.best_loss
+        # Equal up to the 8-bit rounding of the saved image.
+        for name in ("content", "style", "total"):
+            assert float(scored[name]) == pytest.approx(result.best_losses[name], rel=0.05)
+        if ema:  # the average includes every iterate: it comes from the last step
+            assert result.best_step == 7
+        else:
+            assert result.best_losses["total"] == result.history["total"][result.best_step]

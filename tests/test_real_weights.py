@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import CONTENT, STYLE
-from nst_helpers.images import image_to_tensor
-from nst_helpers.optimize import compute_losses, make_targets, prepare_images, stylize
+from nst_helpers.images import image_to_tensor, prepare_images
+from nst_helpers.objective import compute_losses, make_targets
+from nst_helpers.optimize import stylize
 from nst_helpers.settings import Settings
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]

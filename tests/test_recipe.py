@@ -224,9 +224,28 @@ def test_missing_folder_and_non_image_inputs_are_refused(inputs, tmp_path):
         make_recipe(Settings(), content, [text])
 
 
-def test_images_in_memory_are_refused(inputs):
-    with pytest.raises(NSTError, match="the content image must be a file path, got Image. Save"):
-        make_recipe(Settings(), gradient_image(4, 4), inputs[1])
+def test_images_in_memory_are_recorded_by_a_hash_of_their_pixels(inputs):
+    image = gradient_image(4, 4)
+    recipe = make_recipe(Settings(), image, inputs[1])
+    entry = recipe["inputs"]["content"]
+    assert entry["source"] == "memory" and entry["size"] == [4, 4]
+    expected = hashlib.sha256(b"RGB 4x4\n" + image.tobytes()).hexdigest()
+    assert entry["sha256"] == expected
+    other = image.copy()
+    other.putpixel((0, 0), (0, 0, 0))
+    assert make_recipe(Settings(), other, inputs[1])["inputs"]["content"]["sha256"] != expected
+    # It round-trips through a PNG, and a rerun says why it can't find the input.
+    problems = check_inputs(json.loads(json.dumps(recipe)))
+    assert problems == [
+        f"the content image was an image held in memory, not a file (sha256 of its pixels "
+        f"{expected[:12]}...): save it to a file and run nst on that file."
+    ]
+    assert input_paths(recipe)["content"] is None
+
+
+def test_inputs_that_are_neither_files_nor_images_are_refused(inputs):
+    with pytest.raises(NSTError, match="the content image must be one of those, got ndarray"):
+        make_recipe(Settings(), np.zeros((4, 4, 3)), inputs[1])
 
 
 def test_no_style_is_refused(inputs):

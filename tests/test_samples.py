@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import http.client
 import importlib.util
-import io
 import os
+import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -86,23 +88,29 @@ def test_every_bundled_image_is_credited():
 
 
 # --------------------------------------------------------------------------------------
-# Painting download and cache
+# Painting download and cache (file:// origins in tmp_path: no network)
 # --------------------------------------------------------------------------------------
 
 
-class FakeUrlopen:
-    """Stands in for urllib.request.urlopen, serving fixed bytes and counting calls."""
+class Server:
+    """Serves each catalogue painting from a file:// origin and records every fetch.
 
-    def __init__(self, data: bytes = b"", error: BaseException | None = None):
-        self.data = data
-        self.error = error
-        self.requests: list[urllib.request.Request] = []
+    Attributes:
+        folder: Where the served files are.
+        fetches: (url, User-Agent header urllib would send, socket timeout) of each fetch.
+        error: Raised by the next fetches instead of serving the file, when set.
+    """
 
-    def __call__(self, request, timeout=None):
-        self.requests.append(request)
-        if self.error is not None:
-            raise self.error
-        return io.BytesIO(self.data)
+    def __init__(self, folder: Path, data: bytes):
+        self.folder = folder
+        self.fetches: list[tuple[str, str | None, float | None]] = []
+        self.error: BaseException | None = None
+        folder.mkdir()
+        for name in samples.PAINTINGS:
+            self.file(name).write_bytes(data)
+
+    def file(self, name: str) -> Path:
+        return self.folder / f"{name}.jpg"
 
 
 @pytest.fixture
@@ -111,10 +119,31 @@ def image_bytes() -> bytes:
 
 
 @pytest.fixture
-def fake_urlopen(monkeypatch, image_bytes) -> FakeUrlopen:
-    fake = FakeUrlopen(image_bytes)
-    monkeypatch.setattr(urllib.request, "urlopen", fake)
-    return fake
+def cache(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path, image_bytes) -> Server:
+    served = Server(tmp_path / "server", image_bytes)
+    for name, painting in samples.PAINTINGS.items():
+        origin = served.file(name).as_uri()
+        monkeypatch.setitem(samples.PAINTINGS, name, dataclasses.replace(painting, url=origin))
+    real_open = urllib.request.FileHandler.file_open
+
+    def spy_open(handler, request):
+        agent = dict(handler.parent.addheaders).get("User-Agent")
+        served.fetches.append((request.full_url, agent, socket.getdefaulttimeout()))
+        if served.error is not None:
+            raise served.error
+        return real_open(handler, request)
+
+    monkeypatch.setattr(urllib.request.FileHandler, "file_open", spy_open)
+    return served
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def test_catalogue_entries_are_public_domain_wikimedia_files():
@@ -134,9 +163,12 @@ def test_default_cache_dir_honours_env_var(monkeypatch, tmp_path):
     assert samples.default_cache_dir() == tmp_path / "home" / ".cache" / "nst_helpers" / "paintings"
 
 
-def test_fetch_downloads_atomically_and_records_sha256(
-    fake_urlopen, image_bytes, tmp_path, monkeypatch
-):
+def test_fetch_uses_the_default_cache_dir(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("NST_CACHE_DIR", str(tmp_path / "env"))
+    assert samples.fetch_painting("scream") == tmp_path / "env" / "paintings" / "scream.jpg"
+
+
+def test_fetch_downloads_and_records_sha256(server, image_bytes, cache, monkeypatch):
     replaced = []
     real_replace = os.replace
 
@@ -145,61 +177,116 @@ def test_fetch_downloads_atomically_and_records_sha256(
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", spy_replace)
-    path = samples.fetch_painting("starry_night", cache_dir=tmp_path)
+    path = samples.fetch_painting("starry_night", cache_dir=cache, timeout=7)
 
-    assert path == tmp_path / "starry_night.jpg"
+    assert path == cache / "starry_night.jpg"
     assert path.read_bytes() == image_bytes
-    digest = hashlib.sha256(image_bytes).hexdigest()
-    assert (tmp_path / "starry_night.sha256").read_text().strip() == digest
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["starry_night.jpg", "starry_night.sha256"]
-    assert path in [dst for _, dst in replaced]
-    assert all(src.parent == tmp_path and src.name.endswith(".tmp") for src, _ in replaced)
+    assert (cache / "starry_night.sha256").read_text().strip() == sha256(image_bytes)
+    assert sorted(p.name for p in cache.iterdir()) == ["starry_night.jpg", "starry_night.sha256"]
+    assert cache / "starry_night.sha256" in [dst for _, dst in replaced]  # the record is atomic
+    assert all(src.parent == cache and src.name.endswith(".tmp") for src, _ in replaced)
 
-    (request,) = fake_urlopen.requests
-    assert request.full_url == samples.PAINTINGS["starry_night"].url
-    assert "nst_helpers" in request.get_header("User-agent")
+    [(url, agent, timeout)] = server.fetches
+    assert url == samples.PAINTINGS["starry_night"].url
+    assert "nst_helpers" in agent  # Wikimedia refuses urllib's default User-Agent
+    assert timeout == 7
 
 
-def test_fetch_second_call_uses_cache_without_network(fake_urlopen, tmp_path):
-    first = samples.fetch_painting("great_wave", cache_dir=tmp_path)
-    second = samples.fetch_painting("great_wave", cache_dir=tmp_path)
+def test_fetch_restores_urllib_and_socket_defaults(server, cache):
+    samples.fetch_painting("starry_night", cache_dir=cache, timeout=7)
+    assert socket.getdefaulttimeout() is None
+    with urllib.request.urlopen(server.file("scream").as_uri()) as response:
+        response.read()
+    assert server.fetches[-1][1:] == (None, None)  # urllib's own opener again, no timeout
+
+
+def test_fetch_second_call_uses_cache_without_network(server, cache):
+    first = samples.fetch_painting("great_wave", cache_dir=cache)
+    second = samples.fetch_painting("great_wave", cache_dir=cache)
     assert first == second
-    assert len(fake_urlopen.requests) == 1
+    assert len(server.fetches) == 1
 
 
-def test_fetch_corrupted_cache_is_deleted_with_clear_message(fake_urlopen, tmp_path):
-    path = samples.fetch_painting("scream", cache_dir=tmp_path)
-    path.write_bytes(path.read_bytes()[:-100] + b"tampered")
-    with pytest.raises(samples.PaintingIntegrityError, match="cached copy of painting 'scream'"):
-        samples.fetch_painting("scream", cache_dir=tmp_path)
+def test_fetch_corrupted_cache_is_downloaded_again(server, image_bytes, cache):
+    path = samples.fetch_painting("scream", cache_dir=cache)
+    path.write_bytes(image_bytes[:-100] + b"tampered")
+    assert samples.fetch_painting("scream", cache_dir=cache) == path
+    assert path.read_bytes() == image_bytes
+    assert len(server.fetches) == 2
+
+
+def test_fetch_corrupted_cache_offline_is_deleted(server, image_bytes, cache):
+    path = samples.fetch_painting("scream", cache_dir=cache)
+    path.write_bytes(image_bytes[:-100] + b"tampered")
+    server.error = urllib.error.URLError("no route to host")
+    with pytest.raises(samples.PaintingDownloadError, match="couldn't download painting 'scream'"):
+        samples.fetch_painting("scream", cache_dir=cache)
     assert not path.exists()
-    # The next call downloads a fresh copy.
-    assert samples.fetch_painting("scream", cache_dir=tmp_path).is_file()
-    assert len(fake_urlopen.requests) == 2
+    assert (cache / "scream.sha256").read_text().strip() == sha256(image_bytes)  # still trusted
 
 
-def test_fetch_checks_catalogue_sha256(fake_urlopen, tmp_path, monkeypatch):
+def test_fetch_does_not_trust_an_unrecorded_file(server, image_bytes, cache):
+    """A file without a recorded sha256 is what an interrupted first download leaves."""
+    cache.mkdir()
+    (cache / "great_wave.jpg").write_bytes(image_bytes[:1000])
+    path = samples.fetch_painting("great_wave", cache_dir=cache)
+    assert path.read_bytes() == image_bytes
+    assert (cache / "great_wave.sha256").read_text().strip() == sha256(image_bytes)
+    assert len(server.fetches) == 1
+
+
+def test_fetch_checks_catalogue_sha256(server, cache, monkeypatch):
     wrong = dataclasses.replace(samples.PAINTINGS["scream"], sha256="0" * 64)
     monkeypatch.setitem(samples.PAINTINGS, "scream", wrong)
-    with pytest.raises(samples.PaintingIntegrityError, match="expected 000000000000"):
-        samples.fetch_painting("scream", cache_dir=tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(samples.PaintingIntegrityError, match="expected 000000000000") as info:
+        samples.fetch_painting("scream", cache_dir=cache)
+    assert "'scream'" in str(info.value) and "\n" not in str(info.value)
+    assert list(cache.iterdir()) == []
 
 
-def test_fetch_rejects_a_download_that_is_not_an_image(fake_urlopen, tmp_path):
-    fake_urlopen.data = b"<html>Please log in to the Wi-Fi</html>"
+def test_fetch_with_catalogue_sha256_needs_no_record(server, image_bytes, cache, monkeypatch):
+    known = dataclasses.replace(samples.PAINTINGS["scream"], sha256=sha256(image_bytes))
+    monkeypatch.setitem(samples.PAINTINGS, "scream", known)
+    path = samples.fetch_painting("scream", cache_dir=cache)
+    assert samples.fetch_painting("scream", cache_dir=cache) == path
+    assert [p.name for p in cache.iterdir()] == ["scream.jpg"]
+    assert len(server.fetches) == 1
+
+
+def test_fetch_changed_upstream_names_the_record(server, image_bytes, cache):
+    path = samples.fetch_painting("great_wave", cache_dir=cache)
+    server.file("great_wave").write_bytes((IMAGES / "style" / "mosaic.jpg").read_bytes())
+    path.write_bytes(b"tampered")
+    with pytest.raises(samples.PaintingIntegrityError, match="delete it to accept") as info:
+        samples.fetch_painting("great_wave", cache_dir=cache)
+    assert str(cache / "great_wave.sha256") in str(info.value)
+    assert f"expected {sha256(image_bytes)[:12]}" in str(info.value)
+    assert not path.exists()
+
+
+def test_fetch_rejects_a_download_that_is_not_an_image(server, cache):
+    server.file("composition_vii").write_bytes(b"<html>Please log in to the Wi-Fi</html>")
     with pytest.raises(samples.PaintingIntegrityError, match="not a valid image"):
-        samples.fetch_painting("composition_vii", cache_dir=tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        samples.fetch_painting("composition_vii", cache_dir=cache)
+    assert list(cache.iterdir()) == []
 
 
-def test_fetch_network_error_leaves_no_file(fake_urlopen, tmp_path):
-    fake_urlopen.error = urllib.error.URLError("no route to host")
+def test_fetch_network_error_leaves_no_file(server, cache):
+    server.error = urllib.error.URLError("no route to host")
     with pytest.raises(samples.PaintingDownloadError, match="couldn't download painting") as info:
-        samples.fetch_painting("starry_night", cache_dir=tmp_path)
+        samples.fetch_painting("starry_night", cache_dir=cache)
+    message = str(info.value)
+    assert "no route to host" in message and "\n" not in message
+    assert f"download {samples.PAINTINGS['starry_night'].url} yourself" in message
     assert isinstance(info.value, OSError)
     assert isinstance(info.value, NSTError)
-    assert not list(tmp_path.glob("*"))
+    assert not list(cache.glob("*"))
+
+
+def test_fetch_lets_programming_errors_through(server, cache):
+    server.error = TypeError("a bug, not a download problem")
+    with pytest.raises(TypeError, match="a bug"):
+        samples.fetch_painting("starry_night", cache_dir=cache)
 
 
 def test_fetch_unknown_painting_lists_catalogue():
@@ -219,28 +306,47 @@ def test_style_image_path_bundled_name_and_file(tmp_path):
     assert samples.style_image_path(str(own)) == (own, "")
 
 
-def test_style_image_path_downloads_painting(fake_urlopen, tmp_path):
-    path, message = samples.style_image_path("starry_night", cache_dir=tmp_path)
-    assert path == tmp_path / "starry_night.jpg"
+def test_style_image_path_downloads_painting(server, cache):
+    path, message = samples.style_image_path("starry_night", cache_dir=cache)
+    assert path == cache / "starry_night.jpg"
     assert message == ""
 
 
 @pytest.mark.parametrize(
-    "error", [urllib.error.URLError("offline"), TimeoutError("timed out"), OSError("reset")]
+    "error",
+    [
+        urllib.error.URLError("offline"),
+        TimeoutError("timed out"),
+        OSError("reset"),
+        http.client.IncompleteRead(b""),
+    ],
 )
-def test_style_image_path_falls_back_when_offline(monkeypatch, tmp_path, error):
-    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=error))
-    path, message = samples.style_image_path("starry_night", cache_dir=tmp_path)
+def test_style_image_path_falls_back_when_offline(server, cache, error):
+    server.error = error
+    path, message = samples.style_image_path("starry_night", cache_dir=cache)
     assert path == IMAGES / "style" / "swirl.jpg"
     assert message == (
         "couldn't download 'starry_night' (no internet?): using the bundled 'swirl' style instead"
     )
 
 
-def test_style_image_path_without_fallback_raises(monkeypatch, tmp_path):
-    monkeypatch.setattr(urllib.request, "urlopen", FakeUrlopen(error=urllib.error.URLError("x")))
+def test_style_image_path_falls_back_when_the_origin_is_gone(server, cache):
+    server.file("great_wave").unlink()  # urllib's own URLError, turned into get_file's Exception
+    path, message = samples.style_image_path("great_wave", "mosaic", cache_dir=cache)
+    assert path == IMAGES / "style" / "mosaic.jpg"
+    assert message.startswith("couldn't download 'great_wave'")
+
+
+def test_style_image_path_without_fallback_raises(server, cache):
+    server.error = urllib.error.URLError("x")
     with pytest.raises(OSError, match="couldn't download painting 'great_wave'"):
-        samples.style_image_path("great_wave", offline_fallback=None, cache_dir=tmp_path)
+        samples.style_image_path("great_wave", offline_fallback=None, cache_dir=cache)
+
+
+def test_style_image_path_does_not_hide_a_bad_download(server, cache):
+    server.file("scream").write_bytes(b"not an image")
+    with pytest.raises(samples.PaintingIntegrityError, match="not a valid image"):
+        samples.style_image_path("scream", cache_dir=cache)
 
 
 def test_style_image_path_unknown_name_lists_styles_and_paintings():
@@ -253,6 +359,15 @@ def test_style_image_path_unknown_name_lists_styles_and_paintings():
 def test_style_image_path_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         samples.style_image_path(tmp_path / "missing.jpg")
+
+
+def test_import_loads_neither_keras_nor_tensorflow():
+    code = (
+        "import sys, nst_helpers.samples; "
+        "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from nst_helpers.errors import NSTError
+from nst_helpers.memory import check_memory, estimate_memory
 from nst_helpers.model import build_extractor, check_precision, resolve_precision
-from nst_helpers.optimize import check_memory, estimate_memory, stylize
+from nst_helpers.optimize import stylize
 from nst_helpers.settings import Settings
 
 
@@ -97,8 +98,13 @@ def test_bfloat16_extractor_keeps_losses_float32(small_pair):
     assert all(np.isfinite(result.history["total"]))
 
 
-def test_precision_choices():
-    assert resolve_precision("auto") in ("float32", "bfloat16", "float16")
+def test_precision_choices(monkeypatch):
+    from nst_helpers import model
+
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto") == "bfloat16"  # no GPU on the test machines
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto") == "float32"
     assert resolve_precision("float16") == "float16"
     with pytest.raises(
         NSTError, match="unknown precision 'half': choose one of float32, bfloat16, float16, auto"
@@ -158,7 +164,7 @@ def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
 
 
 def test_pyramid_depth_halves_down_to_about_ten_pixels():
-    from nst_helpers.optimize import pyramid_depth
+    from nst_helpers.pyramid import pyramid_depth
 
     assert pyramid_depth(341, 512) == 6  # 341, 171, 86, 43, 22, 11 px on the short side
     assert pyramid_depth(24, 32) == 2
@@ -166,14 +172,14 @@ def test_pyramid_depth_halves_down_to_about_ten_pixels():
 
 
 def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
-    from nst_helpers.optimize import _PYRAMID_DECAY, ImageVariables
+    from nst_helpers.pyramid import PYRAMID_DECAY, ImageVariables
 
     start = tf.fill((1, 24, 32, 3), 0.25)
     pixels = ImageVariables(start, pyramid=True)
     assert [tuple(v.shape[1:3]) for v in pixels.variables] == [(24, 32), (12, 16)]
     np.testing.assert_allclose(pixels.image().numpy(), 0.25)  # coarse layers start at zero
     pixels.variables[1].assign(tf.fill((1, 12, 16, 3), 0.5))  # a constant upsamples to itself
-    np.testing.assert_allclose(pixels.image().numpy(), 0.25 + _PYRAMID_DECAY * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(pixels.image().numpy(), 0.25 + PYRAMID_DECAY * 0.5, rtol=1e-6)
     # Round trip through the flat float64 vector scipy works on.
     vector = pixels.flat()
     assert vector.dtype == np.float64 and vector.size == 24 * 32 * 3 + 12 * 16 * 3
@@ -184,7 +190,7 @@ def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
 
 
 def test_pyramid_penalises_only_pixels_outside_the_range():
-    from nst_helpers.optimize import _RANGE_PENALTY, ImageVariables
+    from nst_helpers.pyramid import RANGE_PENALTY, ImageVariables
 
     pixels = ImageVariables(tf.fill((1, 24, 32, 3), 0.5), pyramid=True)
 
@@ -195,7 +201,7 @@ def test_pyramid_penalises_only_pixels_outside_the_range():
     assert float(inside) == 0.0
     pixels.variables[0].assign(tf.fill((1, 24, 32, 3), 1.5))  # every pixel 0.5 above 1
     _, outside, image = pixels.objective(zero_loss)
-    np.testing.assert_allclose(float(outside), _RANGE_PENALTY * 0.25, rtol=1e-6)
+    np.testing.assert_allclose(float(outside), RANGE_PENALTY * 0.25, rtol=1e-6)
     seen = []
     pixels.objective(lambda image: seen.append(image) or {"total": tf.constant(0.0)})
     assert float(tf.reduce_max(seen[0])) == 1.0  # the network sees the clipped image
@@ -241,7 +247,7 @@ def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
 
 
 def test_pyramid_gradient_reaches_clipped_pixels():
-    from nst_helpers.optimize import ImageVariables
+    from nst_helpers.pyramid import ImageVariables
 
     pixels = ImageVariables(tf.fill((1, 24, 32, 3), 1.2), pyramid=True)  # every pixel clipped
 
@@ -286,3 +292,38 @@ def test_lbfgs_starts_again_when_scipy_ends_early(
     )  # fmt: skip
     assert result.steps_done == 10  # the whole budget, over several starts
     assert len(starts) >= 3 and not np.array_equal(starts[0], starts[1])  # goes on from there
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "native"),
+    [
+        # AMD EPYC (Zen 4): avx512_bf16
+        ("processor\t: 0\nflags\t\t: fpu vme sse2 avx2 avx512f avx512_bf16 vaes\n", True),
+        # Intel Sapphire Rapids: amx_bf16 (and avx512_bf16)
+        ("flags\t\t: fpu sse2 avx512f amx_bf16 amx_tile amx_int8\n", True),
+        # Intel Skylake: AVX-512 without bfloat16
+        ("flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl\n", False),
+        # a flag name containing the word is not the flag; other lines are not flags
+        ("bugs\t\t: avx512_bf16\nflags\t\t: fpu no_avx512_bf16x\n", False),
+        ("", False),  # no flags line (not x86)
+    ],
+)
+def test_cpu_bfloat16_detection_reads_the_flags_line(cpuinfo, native):
+    from nst_helpers.model import cpu_has_bf16
+
+    assert cpu_has_bf16(cpuinfo) is native
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_memory_estimate_for_auto_is_the_estimate_for_what_auto_picks(has_bf16, monkeypatch):
+    from nst_helpers import model
+
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: has_bf16)
+    picked = resolve_precision("auto")
+    assert picked == ("bfloat16" if has_bf16 else "float32")
+    for settings in (Settings(), Settings(optimizer="lbfgs", pyramid=True)):
+        auto = estimate_memory(settings.replace(precision="auto"), 900, 600)
+        assert auto == estimate_memory(settings.replace(precision=picked), 900, 600)
+    assert estimate_memory(Settings(precision="bfloat16"), 900, 600) < estimate_memory(
+        Settings(precision="float32"), 900, 600
+    )

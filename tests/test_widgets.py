@@ -1,16 +1,15 @@
-"""The notebook's interactive plumbing: uploads in every format, the picker, the tweak panel."""
+"""The notebook's widgets: the picker (with its upload buttons) and the tweak panel; figures."""
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timezone
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import gradient_image
-from nst_helpers import display, samples, widgets
+from conftest import gradient_image, png_bytes
+from nst_helpers import display, gallery, samples, widgets
 from nst_helpers.errors import NSTError
 
 pytestmark = [
@@ -19,12 +18,6 @@ pytestmark = [
         "ignore:The `ipykernel.comm.Comm` class has been deprecated:DeprecationWarning"
     ),
 ]
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def choose_file(upload, name: str, data: bytes) -> None:
@@ -44,56 +37,6 @@ def close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
-
-
-# Uploads ------------------------------------------------------------------------------
-
-
-def test_uploads_from_ipywidgets_8():
-    image = gradient_image(20, 10)
-    value = (
-        {"name": "a.png", "type": "image/png", "size": 1, "content": memoryview(png_bytes(image))},
-        {"name": "b.png", "type": "image/png", "size": 1, "content": memoryview(png_bytes(image))},
-    )
-    files = widgets.uploaded_images(value)
-    assert [name for name, _ in files] == ["a.png", "b.png"]
-    assert files[0][1].mode == "RGB" and files[0][1].size == (20, 10)
-    assert np.array_equal(np.asarray(files[0][1]), np.asarray(image))  # PNG is lossless
-
-
-def test_uploads_from_ipywidgets_7_and_colab_files():
-    image = gradient_image(12, 16)
-    data = png_bytes(image)
-    v7 = {"cat.png": {"metadata": {"name": "cat.png", "type": "image/png"}, "content": data}}
-    colab = {"cat.png": data}
-    for value in (v7, colab):
-        [(name, decoded)] = widgets.uploaded_images(value)
-        assert name == "cat.png"
-        assert np.array_equal(np.asarray(decoded), np.asarray(image))
-
-
-@pytest.mark.parametrize("empty", [None, {}, (), []])
-def test_no_upload_gives_no_images(empty):
-    assert widgets.uploaded_images(empty) == []
-
-
-def test_upload_goes_through_load_image():
-    """A transparent PNG lands on white, as `load_image` does for files on disk."""
-    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
-    [(_, decoded)] = widgets.uploaded_images({"clear.png": png_bytes(rgba)})
-    assert decoded.mode == "RGB" and decoded.getpixel((0, 0)) == (255, 255, 255)
-
-
-def test_bad_upload_names_the_file():
-    with pytest.raises(NSTError, match="'notes.txt' is not an image") as info:
-        widgets.uploaded_images({"notes.txt": b"hello, not a picture"})
-    assert "nst_upload_" not in str(info.value)  # the temporary file stays out of the message
-
-
-@pytest.mark.parametrize("value", ["a.png", 42, ("a.png",), {"a.png": {"metadata": {}}}])
-def test_unknown_upload_shapes_are_refused(value):
-    with pytest.raises(NSTError, match="upload"):
-        widgets.uploaded_images(value)
 
 
 # Image picker ----------------------------------------------------------------------------
@@ -156,41 +99,14 @@ def test_picker_unknown_name_lists_choices():
         widgets.ImagePicker("dog", "swirl")
 
 
-# Gallery and tweak panel -------------------------------------------------------------------
+# Tweak panel -------------------------------------------------------------------
 
 
-def test_weights_label(tiny_settings):
-    settings = tiny_settings.replace(content_weight=1, style_weight=30, tv_weight=0.1)
-    assert widgets.weights_label(settings) == "α=1 β=30 TV=0.1"
-    assert widgets.weights_label(settings.to_dict()) == "α=1 β=30 TV=0.1"
-
-
-def test_stylize_into_gallery(small_pair, tiny_extractor, tiny_settings):
-    gallery = []
-    content, style = small_pair
-    events = []
-    item = widgets.stylize_into_gallery(
-        gallery,
-        content,
-        style,
-        tiny_settings,
-        tiny_extractor,
-        callbacks=[events.append],
-        style_weight=100.0,
-        steps=3,
-    )
-    assert gallery == [item]
-    assert item.label == "α=1 β=100 TV=1 (3 steps)"
-    assert item.image.size == (32, 24) and item.image is item.result.best_image
-    assert len(events) == 3
-    fig = widgets.show_gallery(gallery, title="one run")
-    assert fig._suptitle.get_text() == "one run"
-    assert fig.axes[0].get_title().startswith("α=1 β=100")
-
-
-def test_show_gallery_refuses_empty():
-    with pytest.raises(NSTError, match="gallery is empty"):
-        widgets.show_gallery([])
+def test_notebook_names_stay_in_widgets():
+    """The notebook does `from nst_helpers import widgets` and uses these names from it."""
+    for name in ("stylize_into_gallery", "show_gallery", "GalleryItem", "weights_label"):
+        assert getattr(widgets, name) is getattr(gallery, name)
+    assert widgets.ImagePicker and widgets.TweakPanel and widgets.tweak_ui
 
 
 def test_tweak_panel_run_button_fills_the_gallery(small_pair, tiny_extractor, tiny_settings):
@@ -225,9 +141,9 @@ def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_set
     import ipywidgets
 
     content, style = small_pair
-    gallery = []
-    widgets.stylize_into_gallery(gallery, content, style, tiny_settings, tiny_extractor, steps=1)
-    box = widgets.tweak_ui(content, style, tiny_settings, tiny_extractor, gallery=gallery)
+    items = []
+    widgets.stylize_into_gallery(items, content, style, tiny_settings, tiny_extractor, steps=1)
+    box = widgets.tweak_ui(content, style, tiny_settings, tiny_extractor, gallery=items)
     assert isinstance(box, ipywidgets.VBox)
     sliders = box.children[0].children
     assert [s.description for s in sliders] == ["content α", "style β", "TV"]
@@ -238,19 +154,19 @@ def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_set
 # Figures -------------------------------------------------------------------------------------
 
 
-def test_colour_palette_shares():
+def test_color_palette_shares():
     image = Image.new("RGB", (4, 4), (0, 0, 255))
     image.paste((255, 255, 0), (0, 0, 4, 1))  # a quarter yellow
-    assert display.colour_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
-    shares = [share for _, share in display.colour_palette(gradient_image(), colours=5)]
+    assert display.color_palette(image) == [((0, 0, 255), 0.75), ((255, 255, 0), 0.25)]
+    shares = [share for _, share in display.color_palette(gradient_image(), colors=5)]
     assert len(shares) <= 5 and sum(shares) == pytest.approx(1.0)
     assert shares == sorted(shares, reverse=True)
 
 
 def test_figures_are_titled(small_pair):
-    fig = display.plot_colour_stats(list(small_pair), ["content", "style"])
+    fig = display.plot_color_stats(list(small_pair), ["content", "style"])
     titles = [ax.get_title() for ax in fig.axes]
-    assert "content: colour histograms" in titles and "style: colour histograms" in titles
+    assert "content: color histograms" in titles and "style: color histograms" in titles
 
     features = {"block1_conv1": np.random.default_rng(0).random((1, 8, 8, 5))}
     fig = display.show_feature_maps(features, channels=3)
