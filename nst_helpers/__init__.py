@@ -27,7 +27,6 @@ _EXPORTS = {
     "build_extractor": "model",
     "layer_names": "model",
     "FeatureExtractor": "model",
-    "quiet_tensorflow_logs": "model",
     "gram_matrix": "losses",
     "content_loss": "losses",
     "style_loss": "losses",
@@ -58,6 +57,7 @@ _EXPORTS = {
     "read_recipe": "recipe",
     "list_samples": "samples",
     "sample_path": "samples",
+    "quiet_tensorflow_logs": "terminal",
 }
 
 __all__ = ["__version__", *_EXPORTS]

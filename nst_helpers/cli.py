@@ -1,4 +1,11 @@
-"""The `nst` command: style transfer from the terminal, with a progress bar and clear errors."""
+"""The `nst` command: style transfer from the terminal, with a progress bar and clear errors.
+
+`main` is one guarded entry point: every expected failure (bad input, Ctrl-C or SIGTERM, a
+closed or full standard output, an output that can't be written) ends as one line on stderr and
+an exit code, never a traceback, and a result made before a failure is kept (saved under a safe
+name if its own can't be written). Every file the run will write is planned and checked against
+every input before any work starts (`nst_helpers.outputs`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,13 @@ from pathlib import Path
 
 from nst_helpers import __version__
 from nst_helpers.errors import NSTError
+from nst_helpers.terminal import Terminal, import_tensorflow_quietly, printable
 
 EXIT_BAD_INPUT = 1
 EXIT_NON_FINITE = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a Unix tool killed by it reports
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 # Options that set a Settings field: (flags, field, type, help). Their defaults come from Settings
 # (or the preset), so the CLI and the API can never disagree.
@@ -42,6 +52,7 @@ SETTING_OPTIONS = [
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
     (("--pyramid",), "pyramid", "flag", "optimise the image at several scales: fewer steps"),
+    (("--jit-compile",), "jit_compile", "flag", "compile each step with XLA (measure it first)"),
 ]
 
 
@@ -99,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{text} (default: {default})",
             **kwargs,
         )
-    parser.add_argument("--mask", help="style only where this image is white (soft edge)")
+    parser.add_argument("--mask", help="style only where this image is white; where it is "
+                        "black the result stays the photo (soft edge); any optimizer")  # fmt: skip
     parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
                         "content-weight, style-weight or tv-weight as one batch; writes each "
                         "image and a labelled contact sheet")  # fmt: skip
@@ -110,24 +122,50 @@ def build_parser() -> argparse.ArgumentParser:
                         help="steps between GIF frames (default: %(default)s)")  # fmt: skip
     parser.add_argument("--recipe", metavar="PNG", help="print the recipe embedded in a result")
     parser.add_argument("--rerun", metavar="PNG", help="run again from a result's recipe")
+    parser.add_argument("--trust-recipe-paths", action="store_true", help="with --rerun: also "
+                        "read input and weights files outside the PNG's folder, where its recipe "
+                        "says (only for a recipe you made or trust)")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs `nst`; returns the exit code (0 success, 1 bad input, 3 diverged, 130 interrupted)."""
+    """Runs `nst`; returns the exit code (see the README's table: 0 done, 1 bad input, 2 usage,
+    3 diverged, 130 Ctrl-C, 141 closed output pipe, 143 SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not (args.recipe or args.rerun) and not (args.content and args.style):
         parser.error("the following arguments are required: content, style")
-    try:
-        if args.recipe:
-            return _print_recipe(args.recipe)
-        return _run(args)
-    except NSTError as err:
-        print(f"nst: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    with Terminal() as term:
+        try:
+            if args.recipe:
+                from nst_helpers.recipe import read_recipe
+
+                # (json.dumps escapes every control character and non-ASCII letter in names)
+                term.say(json.dumps(read_recipe(args.recipe), indent=2))
+                return term.exit_code(0)
+            return term.exit_code(_run(args, term))
+        except NSTError as err:
+            term.error(str(err))
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:  # outside the loop (which stops on it and keeps its image)
+            if term.written:
+                term.error(f"interrupted after writing {', '.join(map(str, term.written))}.")
+            else:
+                term.error("interrupted before the result was saved: nothing was written.")
+            return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED
+        except BrokenPipeError:
+            term.close_stdout()
+            return EXIT_BROKEN_PIPE
+        except MemoryError:
+            term.error("out of memory: use a smaller --max-dim or --style-scale, or free memory.")
+            return EXIT_BAD_INPUT
+        except OSError as err:  # e.g. a name too long or a disk full while writing
+            where = f": '{os.fsdecode(err.filename)}'" if err.filename else ""
+            term.error(f"{err.strerror or err}{where}. Check the path, its length and the free "
+                       "space.")  # fmt: skip
+            return EXIT_BAD_INPUT
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -143,29 +181,58 @@ def settings_from_args(args: argparse.Namespace):
     return Settings.preset(args.preset, **given) if args.preset else Settings(**given)
 
 
-def _run(args: argparse.Namespace) -> int:
-    # Quiet TensorFlow's start-up logging before it is first imported (the CLI owns the process).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _run(args: argparse.Namespace, term: Terminal) -> int:
     from nst_helpers import images
+    from nst_helpers.outputs import check_outputs, lock_outputs, plan_outputs, variant_path
 
     if args.rerun:
-        return _rerun(args)
-    settings = settings_from_args(args)
-    output = Path(args.output)
+        settings, inputs, recipe, output, sources = _rerun_plan(args)
+    else:
+        settings = settings_from_args(args)
+        output, recipe = Path(args.output), None
+        inputs = (args.content, args.style, args.mask)
+        sources = [("content image", args.content)]
+        sources += [("style image", path) for path in args.style]
+        sources += [("mask", args.mask)] if args.mask else []
     images.output_format(output)
-    files = [args.content, *args.style] + ([args.mask] if args.mask else [])
-    _refuse_overwriting_inputs(output, [Path(path) for path in files])
-    content = images.load_image(args.content)  # fail fast on a bad file, before TensorFlow
-    for path in files[1:]:
-        images.load_image(path)
-    images.ensure_writable_dir(output.parent)
-    inputs = (args.content, args.style, args.mask)
+    gif = Path(args.gif) if args.gif else None
+    if gif is not None and gif.suffix.lower() != ".gif":
+        raise NSTError(f"--gif needs a file name ending in .gif, got '{args.gif}'.")
+    variants, sweep = [], None
     if args.sweep:
-        return _run_sweep(args, settings, inputs, output)
-    return _stylize_and_save(args, settings, inputs, content.size, output)
+        sweep = _sweep_plan(args, inputs)
+        variants = [variant_path(output, sweep[1], value) for value in sweep[2]]
+    steps = sum(settings.steps_per_level())
+    plan = plan_outputs(output, what="rerun output (-o)" if args.rerun else "output (-o)",
+                        gif=gif, snapshot_every=args.save_every, steps=steps,
+                        variants=variants)  # fmt: skip
+    if settings.weights not in (None, "imagenet"):
+        sources.append(("weights file", settings.weights))
+    check_outputs(plan, sources)
+    content = images.load_image(inputs[0])  # fail fast on a bad file, before TensorFlow
+    for path in [*inputs[1], *([inputs[2]] if inputs[2] else [])]:
+        images.load_image(path)
+    _prepare_folders(plan, args.quiet, term)
+    with lock_outputs([path for _, path in plan.files]):
+        import_tensorflow_quietly()
+        if sweep is not None:
+            return _run_sweep(args, settings, inputs, output, sweep, term)
+        return _stylize_and_save(args, settings, inputs, content.size, output, term, recipe)
 
 
-def _stylize_and_save(args, settings, inputs, size, output: Path, recipe=None) -> int:
+def _prepare_folders(plan, quiet: bool, term: Terminal) -> None:
+    from nst_helpers.images import ensure_writable_dir
+    from nst_helpers.outputs import remove_stale_temporaries
+
+    for folder in plan.folders():
+        ensure_writable_dir(folder)
+        names = [path.name for _, path in plan.files if path.parent == folder]
+        removed = remove_stale_temporaries(folder, names)
+        if removed and not quiet:
+            term.note(f"removed {removed} temporary file(s) an interrupted run left in '{folder}'.")
+
+
+def _stylize_and_save(args, settings, inputs, size, output: Path, term, recipe=None) -> int:
     """Runs `stylize` with progress, snapshots and GIF; saves the best image with its recipe.
 
     `inputs` are the (content, styles, mask) files, `size` the content image's (width, height);
@@ -181,124 +248,141 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, recipe=None) -
     width, height = scaled_size(size, settings.max_dim)
     if not args.quiet:
         free = available_memory()
-        print(
+        term.note(
             f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}"
             + (" on an image pyramid" if settings.pyramid else "")
             + f", levels {settings.levels()}: needs about "
             f"{estimate_memory(settings, width, height) / 2**30:.1f} GiB of memory"
             + (f" ({free / 2**30:.1f} GiB available)" if free else ""),
-            file=sys.stderr,
+            prefix="",
         )
-    callbacks = [_snapshot_saver(output, args.save_every)] if args.save_every else []
+    callbacks = [_snapshot_saver(output, args.save_every, term)] if args.save_every else []
     recorder = None
     if args.gif:
         from nst_helpers.animation import GifRecorder
 
-        if not str(args.gif).lower().endswith(".gif"):
-            raise NSTError(f"--gif needs a file name ending in .gif, got '{args.gif}'.")
         recorder = GifRecorder(every=args.gif_every)  # checks --gif-every is positive
         callbacks.append(recorder)
     every = [n for n in (args.save_every, args.gif_every if args.gif else 0) if n]
     settings = settings.replace(preview_every=math.gcd(*every) if every else 0)
-    with ProgressBar(desc=output.name, disable=args.quiet) as bar:
+    with ProgressBar(desc=printable(output.name), disable=args.quiet) as bar:
         try:
             result = stylize(content, styles, settings, mask=mask, callbacks=[bar, *callbacks])
         except NonFiniteLossError as err:
             bar.close()
-            err.result.save(output, recipe)
-            print(f"nst: error: {err} Saved it to {output}.", file=sys.stderr)
+            kept = err.result
+            where = term.keep(lambda path: kept.save(path, recipe), output)
+            term.error(f"{err} Saved it to {where}.")
             return EXIT_NON_FINITE
-    result.save(output, recipe)
+    term.keep(lambda path: result.save(path, recipe), output)
     if recorder is not None:
         recorder.add_frame(result.best_image)  # the final look, after color preservation
-        recorder.save(args.gif)
+        term.keep(recorder.save, Path(args.gif))
     size = f"{result.best_image.width}x{result.best_image.height}"
-    print(f"wrote {output} ({size}): {result.summary()}")
-    if result.stopped == "interrupted":
-        print("nst: interrupted; the best image so far was saved.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    term.say(f"wrote {output} ({size}): {result.summary()}")
+    if result.stopped == "interrupted" or term.interrupted:
+        term.error("interrupted; the best image so far was saved.")
+        return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED
     return 0
 
 
-def _run_sweep(args, settings, inputs, output: Path) -> int:
-    from nst_helpers.animation import contact_sheet
-    from nst_helpers.display import ProgressBar
-    from nst_helpers.images import save_image
-    from nst_helpers.sweep import parse_sweep, sweep
+def _sweep_plan(args, inputs) -> tuple:
+    from nst_helpers.sweep import parse_sweep
 
-    content, styles, mask = inputs
-    if mask:
+    if inputs[2]:
         raise NSTError(
             "--sweep and --mask can't be combined yet: run the masked variants one by one."
         )
+    if args.gif or args.save_every:
+        raise NSTError(
+            "--sweep writes one image per value and a contact sheet, without --gif or "
+            "--save-every: drop those, or run the variants one by one."
+        )
     name, values = parse_sweep(args.sweep)
-    label = name.replace("_", "-")
-    with ProgressBar(desc=f"{output.name} sweep", disable=args.quiet) as bar:
+    return name, name.replace("_", "-"), values
+
+
+def _run_sweep(args, settings, inputs, output: Path, sweep_plan, term) -> int:
+    from nst_helpers.animation import contact_sheet
+    from nst_helpers.display import ProgressBar
+    from nst_helpers.images import save_image
+    from nst_helpers.outputs import variant_path
+    from nst_helpers.sweep import sweep
+
+    content, styles, _ = inputs
+    name, label, values = sweep_plan
+    with ProgressBar(desc=f"{printable(output.name)} sweep", disable=args.quiet) as bar:
         results = sweep(content, styles, settings, name, values, callbacks=[bar])
     labels = [f"{label} {value:g}" for value in values]
     for result, value in zip(results, values, strict=True):
-        result.save(output.with_name(f"{output.stem}_{label}_{value:g}{output.suffix}"))
-    save_image(contact_sheet([r.best_image for r in results], labels), output)
+        term.keep(result.save, variant_path(output, label, value))
+    sheet = contact_sheet([r.best_image for r in results], labels)
+    term.keep(lambda path: save_image(sheet, path), output)
     seconds = results[0].seconds["optimize"]
-    print(f"wrote {output} (contact sheet) and {len(results)} images: {len(results)} variants of "
-          f"{label} in one batch, {results[0].steps_done} steps in {seconds:.1f} s")  # fmt: skip
-    return EXIT_INTERRUPTED if results[0].stopped == "interrupted" else 0
+    count, steps = len(results), results[0].steps_done
+    term.say(f"wrote {output} (contact sheet) and {count} images: {count} variants of {label} "
+             f"in one batch, {steps} steps in {seconds:.1f} s")  # fmt: skip
+    interrupted = results[0].stopped == "interrupted" or term.interrupted
+    if not interrupted:
+        return 0
+    return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED
 
 
-def _refuse_overwriting_inputs(output: Path, inputs: list[Path]) -> None:
-    for source in inputs:
-        same = output.resolve() == source.resolve()
-        if not same and output.exists() and source.exists():
-            same = os.path.samefile(output, source)
-        if same:
-            raise NSTError(
-                f"the output '{output}' is the input image '{source}': refusing to overwrite it. "
-                "Choose another output name with -o."
-            )
-
-
-def _snapshot_saver(output: Path, every: int):
+def _snapshot_saver(output: Path, every: int, term: Terminal):
     from nst_helpers.images import save_image
+    from nst_helpers.outputs import snapshot_path
+
+    failed = []
 
     def save(event) -> None:
-        if event.image is not None and event.step % every == 0 and event.step < event.steps:
-            name = f"{output.stem}_{event.step:05d}{output.suffix}"
-            save_image(event.image, output.with_name(name))
+        if failed or event.image is None or event.step % every or event.step >= event.steps:
+            return
+        path = snapshot_path(output, event.step)
+        try:
+            save_image(event.image, path)
+        except (OSError, NSTError) as err:  # a snapshot must never cost the run
+            failed.append(path)
+            term.note(f"could not write the snapshot '{path}' ({_reason(err)}); the run goes "
+                      "on without snapshots.")  # fmt: skip
 
     return save
 
 
-def _print_recipe(path: str) -> int:
+def _reason(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err)
+
+
+def _rerun_plan(args: argparse.Namespace):
+    """The settings, inputs, recipe, output and input list of `nst --rerun PNG`."""
     from nst_helpers.recipe import read_recipe
+    from nst_helpers.rerun import check_inputs, rerun_inputs, settings_from_recipe
 
-    print(json.dumps(read_recipe(path), indent=2))
-    return 0
-
-
-def _rerun(args: argparse.Namespace) -> int:
-    """Runs again from the recipe in a result PNG, refusing if an input changed."""
-    from nst_helpers import images
-    from nst_helpers.recipe import check_inputs, input_paths, read_recipe, settings_from_recipe
-
-    recipe = read_recipe(args.rerun)
-    problems = check_inputs(recipe)
+    given = [flags[0] for flags, name, _, _ in SETTING_OPTIONS if hasattr(args, name)]
+    given += ["CONTENT/STYLE"] if args.content or args.style else []
+    given += ["--preset"] if args.preset else []
+    given += ["--sweep"] if args.sweep else []
+    if given:
+        raise NSTError(
+            f"--rerun takes its images and settings from the recipe, so {', '.join(given)} "
+            "can't be changed: drop them (or run nst with the recipe's inputs and new options)."
+        )
+    source = Path(args.rerun)
+    recipe = read_recipe(source)
+    paths = rerun_inputs(recipe, source, trust_paths=args.trust_recipe_paths)
+    problems = check_inputs(recipe, paths=paths)
     if problems:
         raise NSTError(f"can't rerun '{args.rerun}': {' '.join(problems)}")
     settings = settings_from_recipe(recipe)
-    paths = input_paths(recipe)
-    source = Path(args.rerun)
+    if paths["weights"] not in (None, "imagenet"):
+        settings = settings.replace(weights=os.fspath(paths["weights"]))
     output = source.with_name(f"{source.stem}_rerun.png") if args.output == "stylized.png" else (
         Path(args.output))  # fmt: skip
-    images.output_format(output)
-    inputs = [source, paths["content"], *paths["styles"]]
-    _refuse_overwriting_inputs(output, inputs + ([paths["mask"]] if paths["mask"] else []))
-    content = images.load_image(paths["content"])
-    for path in [*paths["styles"], *([paths["mask"]] if paths["mask"] else [])]:
-        images.load_image(path)
-    images.ensure_writable_dir(output.parent)
     inputs = (paths["content"], paths["styles"], paths["mask"])
+    sources = [("recipe PNG (--rerun)", source), ("content image", paths["content"])]
+    sources += [("style image", path) for path in paths["styles"]]
+    sources += [("mask", paths["mask"])] if paths["mask"] else []
     # The same recipe goes into the new file: same inputs and settings give the same bytes.
-    return _stylize_and_save(args, settings, inputs, content.size, output, recipe)
+    return settings, inputs, recipe, output, sources
 
 
 if __name__ == "__main__":

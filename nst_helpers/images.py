@@ -30,6 +30,7 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+TEMP_MARKER = ".nst-"  # in the names of atomic_write's temporary files: ".NAME.nst-PID-XXXX.tmp"
 
 
 def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Image:
@@ -53,11 +54,21 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Ima
 
         img = load_image("images/content/chelsea.jpg", max_dim=256)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise NSTError(
+            f"load_image needs the path of an image file, got {type(path).__name__}: pass a "
+            "str or pathlib.Path (a PIL image needs no loading)."
+        )
     path = Path(path)
     if not path.exists():
         raise NSTError(f"image file not found: '{path}'. Check the path and spelling.")
     if path.is_dir():
         raise NSTError(f"'{path}' is a folder, not an image file. Give the path of an image file.")
+    if not path.is_file():  # a FIFO, device or socket: reading it could block forever
+        raise NSTError(
+            f"'{path}' is not a regular file (a pipe, device or socket): save the image to a file "
+            "and give that file's path."
+        )
     try:
         with warnings.catch_warnings():
             # Pillow warns between its pixel limit and twice that; we refuse at twice, like Pillow.
@@ -275,7 +286,9 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Opens a temporary file beside `path` for writing and renames it over `path` on success.
 
     A crash, an exception or Ctrl-C inside the block leaves `path` as it was and no temporary
-    file behind. The folder must exist.
+    file behind (a SIGKILL can leave one: `outputs.remove_stale_temporaries` clears those).
+    The file gets the permissions the umask gives new files (0644 with umask 022), not
+    mkstemp's 0600. The folder must exist.
 
     Example::
 
@@ -283,14 +296,32 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
             handle.write(b"data")
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The name marks the file as ours and names its writer, so a later run can remove what a
+    # killed one left (see outputs.remove_stale_temporaries); the name is cut to stay short.
+    prefix = f".{path.name[:40]}{TEMP_MARKER}{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (no race)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def output_format(path: str | os.PathLike) -> str:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from nst_helpers.errors import NSTError
 from nst_helpers.images import vgg_preprocess
@@ -27,8 +24,9 @@ DEFAULT_STYLE_LAYERS = (
     "block5_conv1",
 )
 
-# Convolutions per block: VGG16 has 2-2-3-3-3, VGG19 has 2-2-4-4-4.
+# Convolutions per block: VGG16 has 2-2-3-3-3, VGG19 has 2-2-4-4-4; both have these channels.
 _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS_PER_BLOCK = (64, 128, 256, 512, 512)
 
 
 def layer_names(arch: str) -> list[str]:
@@ -79,8 +77,13 @@ def check_layers(arch: str, layers: Sequence[str], role: str = "style") -> tuple
     """
     if isinstance(layers, str):
         layers = (layers,)
-    layers = tuple(layers)
     valid = layer_names(arch)
+    if not isinstance(layers, (list, tuple)):
+        raise NSTError(
+            f"{role}_layers must be a layer name or a list of names such as "
+            f"('{DEFAULT_CONTENT_LAYERS[0]}',), got {layers!r}: choose from {', '.join(valid)}."
+        )
+    layers = tuple(layers)
     if not layers:
         raise NSTError(f"no {role} layers given: choose at least one of {', '.join(valid)}.")
     for name in layers:
@@ -97,6 +100,24 @@ def pools_before(arch: str, layer: str) -> int:
     return sum(1 for name in names[: names.index(layer) + 1] if name.endswith("_pool"))
 
 
+def layer_shapes(
+    arch: str, layers: Sequence[str], height: int, width: int
+) -> Iterator[tuple[str, int, int, int]]:
+    """Yields (name, height, width, channels) of each layer's output, from the input to the
+    deepest of `layers`: 3x3 convolutions keep the size, 2x2 poolings halve it (rounding down).
+
+    Example:
+        >>> list(layer_shapes("vgg16", ["block1_pool"], 10, 10))[1:]
+        [('block1_conv2', 10, 10, 64), ('block1_pool', 5, 5, 64)]
+    """
+    names = layer_names(arch)
+    deepest = max(names.index(layer) for layer in layers)
+    for name in names[: deepest + 1]:
+        if name.endswith("_pool"):
+            height, width = height // 2, width // 2
+        yield name, height, width, _CHANNELS_PER_BLOCK[int(name[5]) - 1]
+
+
 def activation_count(arch: str, layers: Sequence[str], height: int, width: int) -> int:
     """Counts the values in every layer output up to the deepest of `layers` (for memory use).
 
@@ -104,15 +125,23 @@ def activation_count(arch: str, layers: Sequence[str], height: int, width: int) 
         >>> activation_count("vgg16", ["block1_conv1"], 10, 10)  # 64 channels at 10x10
         6400
     """
-    names = layer_names(arch)
-    deepest = max(names.index(layer) for layer in layers)
-    widths = (64, 128, 256, 512, 512)
-    total = 0
-    for name in names[: deepest + 1]:
-        if name.endswith("_pool"):
-            height, width = height // 2, width // 2
-        total += height * width * widths[int(name[5]) - 1]
-    return total
+    return sum(h * w * channels for _, h, w, channels in layer_shapes(arch, layers, height, width))
+
+
+def conv_flops(arch: str, layers: Sequence[str], height: int, width: int) -> int:
+    """Counts the FLOPs of the forward 3x3 convolutions up to the deepest of `layers`: each
+    output value costs 9 * input channels multiply-adds, 2 FLOPs each (poolings, ReLUs: none).
+
+    Example:
+        >>> conv_flops("vgg16", ["block1_conv1"], 10, 10) == 2 * 9 * 3 * 64 * 10 * 10
+        True
+    """
+    flops, channels = 0, 3  # RGB in
+    for name, h, w, out in layer_shapes(arch, layers, height, width):
+        if "_conv" in name:
+            flops += 2 * 9 * channels * out * h * w
+        channels = out
+    return flops
 
 
 def min_input_size(arch: str, layers: Sequence[str]) -> int:
@@ -217,7 +246,9 @@ def build_extractor(
     content_layers = check_layers(arch, content_layers, "content")
     style_layers = check_layers(arch, style_layers, "style")
     precision = resolve_precision(precision)
-    vgg = _load_vgg(arch, weights, precision)
+    from nst_helpers.weights import load_vgg
+
+    vgg = load_vgg(arch, weights, precision)
     vgg.trainable = False
     wanted = list(dict.fromkeys(content_layers + style_layers))
     if pooling == "avg":
@@ -282,9 +313,11 @@ def check_precision(precision: str) -> str:
 def resolve_precision(precision: str = "auto") -> str:
     """Turns "auto" into the fastest supported compute dtype here; checks the others.
 
-    "auto" gives "float16" when TensorFlow sees a GPU, "bfloat16" on CPUs with native bfloat16
-    arithmetic (the avx512_bf16 or amx_bf16 flags: Intel Cooper Lake/Sapphire Rapids and later,
-    AMD Zen 4 and later), and "float32" elsewhere, where low precision would be emulated and slow.
+    "auto" gives "bfloat16" on CPUs with native bfloat16 arithmetic (the avx512_bf16 or amx_bf16
+    flags: Intel Cooper Lake/Sapphire Rapids and later, AMD Zen 4 and later), and "float32"
+    elsewhere, where low precision would be emulated and slow. On GPUs it stays "float32" until
+    a GPU run has shown float16 to match it (benchmarks/gpu_check.sh; none was measured yet):
+    pass "float16" to try it.
 
     Raises:
         NSTError: Unknown precision (the message lists the valid ones).
@@ -294,7 +327,7 @@ def resolve_precision(precision: str = "auto") -> str:
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
-        return "float16"
+        return "float32"  # float16 is not yet measured to match float32 on a GPU
     return "bfloat16" if cpu_has_bf16() else "float32"
 
 
@@ -317,86 +350,3 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
             return False
     flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
     return any(flag in flags.partition(":")[2].split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
-def _load_vgg(arch: str, weights: str | os.PathLike | None, precision: str = "float32"):
-    """Creates the Keras VGG network in the given precision, with errors as NSTErrors."""
-    import keras
-
-    previous = keras.config.dtype_policy()
-    # keras.applications builds its layers with the global dtype policy; set it only while
-    # building (restored below), so the caller's Keras state is left as it was.
-    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
-    try:
-        return _construct_vgg(arch, weights)
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _construct_vgg(arch: str, weights: str | os.PathLike | None):
-    import keras
-
-    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[arch]
-    if weights is None or weights == "imagenet":
-        try:
-            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
-        except Exception as err:  # Keras raises a bare Exception for URL fetch failures
-            if weights is None:
-                raise
-            raise NSTError(
-                f"could not download the ImageNet weights for {arch.upper()} ({_first_line(err)}). "
-                "Without internet, pass a local Keras weights file instead: "
-                "weights='path/to/file.weights.h5' (CLI: --weights PATH)."
-            ) from None
-    path = Path(weights)
-    if not path.is_file():
-        hint = "it is a folder" if path.is_dir() else "no such file"
-        raise NSTError(
-            f"weights file '{path}' can't be used ({hint}). Pass 'imagenet' or the path of a "
-            f"Keras {arch.upper()} include_top=False weights file."
-        )
-    try:
-        return constructor(include_top=False, weights=str(path), input_shape=(None, None, 3))
-    except Exception as err:
-        raise NSTError(
-            f"'{path}' does not hold {arch.upper()} include_top=False weights "
-            f"({_first_line(err)}). Check --arch matches the file, or use 'imagenet'."
-        ) from None
-
-
-def _first_line(err: BaseException, limit: int = 160) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-@contextlib.contextmanager
-def quiet_tensorflow_logs() -> Iterator[None]:
-    """Hides TensorFlow's C++ log lines while it starts: import it (and list devices) inside.
-
-    TensorFlow 2.19 writes registration and driver messages ("Unable to register cuDNN factory",
-    "failed call to cuInit") straight to file descriptor 2 when it loads, some before its own log
-    level is read; a notebook shows them as red blocks that look like a broken install. Inside
-    the block file descriptor 2 goes to the null device, and `TF_CPP_MIN_LOG_LEVEL` is set to 3
-    unless already set. Exceptions still propagate, and in a notebook Python's warnings and
-    errors still show (they do not use file descriptor 2); C++ messages after the block show.
-
-    Example:
-        >>> with quiet_tensorflow_logs():  # doctest: +SKIP
-        ...     import tensorflow as tf
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        saved = os.dup(2)
-    except OSError:  # no standard error at all: nothing to hide
-        yield
-        return
-    sys.stderr.flush()
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    os.close(null)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)

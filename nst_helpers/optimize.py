@@ -22,7 +22,7 @@ from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precisi
 from nst_helpers.objective import compute_losses, layer_masks, load_mask, make_targets
 from nst_helpers.pyramid import ImageVariables
 from nst_helpers.run import Event, NonFiniteLossError, Result, Run, Stop
-from nst_helpers.settings import Settings
+from nst_helpers.settings import Settings, as_settings
 
 
 def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
@@ -88,7 +88,9 @@ def stylize(
             `settings.style_blend`.
         settings: The run's settings (default `Settings()`).
         mask: Optional mask image (path or PIL): style only where it is white, the photo kept
-            where it is black, with a soft edge (masked Gram matrices, Gatys et al. 2017).
+            where it is black, with a soft edge, for every optimizer: the style loss compares
+            the white area's Gram matrices (Gatys et al. 2017), and the image is the photo plus
+            the mask times the change (see `ImageVariables`), so black stays the photo.
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
         callbacks: Functions called with an `Event` after every step.
@@ -105,7 +107,7 @@ def stylize(
         result = stylize("photo.jpg", "painting.jpg", arch="vgg16", steps=100)
         result.save("out.png")
     """
-    settings = settings or Settings()
+    settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
     return stylize_variants(
@@ -130,6 +132,9 @@ def stylize_variants(
     """
     from nst_helpers.recipe import describe_input, make_recipe
 
+    variants = [as_settings(v) for v in variants]
+    if not variants:
+        raise NSTError("stylize_variants needs at least one Settings; got none.")
     settings = variants[0]
     started = time.perf_counter()
     content_img = imgs.as_image(content, "content")
@@ -138,7 +143,8 @@ def stylize_variants(
         raise NSTError("no style image given: pass at least one.")
     style_imgs = [imgs.as_image(s, "style") for s in styles]
     extra = {} if mask is None else {"mask": describe_input(mask, "mask")}
-    recipes = [make_recipe(v, content, styles, extra) for v in variants]
+    recipe = make_recipe(settings, content, styles, extra)  # inputs hashed once, not per variant
+    recipes = [{**recipe, "settings": v.to_dict()} for v in variants]
     if settings.preserve_colors == "histogram":  # Gatys et al. 2017: recolor the style first
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
@@ -237,9 +243,11 @@ def _optimize_level(run: Run, extractor, inputs, weights, previous, level, size,
         [imgs.image_to_tensor(s) for s in style_pils],
         settings.blend_weights(len(style_pils)),
     )
-    masks = None
+    masks, keep = None, None
     if mask_img is not None:
-        masks = layer_masks(load_mask(mask_img, content_pil.size), extractor)
+        pixel_mask = load_mask(mask_img, content_pil.size)
+        masks = layer_masks(pixel_mask, extractor)
+        keep = (pixel_mask, content)  # the photo stays where the mask is black, any optimizer
     if previous is None:  # (B, H, W, 3): one start image per variant
         start = tf.concat([initial_image(content, settings)] * len(weights), axis=0)
     else:  # coarse-to-fine: the last level's result, upsampled, is this level's start
@@ -254,17 +262,17 @@ def _optimize_level(run: Run, extractor, inputs, weights, previous, level, size,
 
     run.begin_level(level, size, steps)
     if settings.optimizer == "lbfgs":
-        final = _run_lbfgs(run, loss_fn, start)
+        final = _run_lbfgs(run, loss_fn, start, keep)
     else:
-        final = _run_adam(run, loss_fn, start)
+        final = _run_adam(run, loss_fn, start, keep)
     run.end_level()
     return final
 
 
-def _run_adam(run: Run, loss_fn, start):
+def _run_adam(run: Run, loss_fn, start, keep=None):
     import tensorflow as tf
 
-    pixels = ImageVariables(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
     # A fresh optimizer per level: a Keras 3 optimizer is bound to the variables it first saw.
     optimizer = make_adam(run.settings)
 
@@ -272,13 +280,16 @@ def _run_adam(run: Run, loss_fn, start):
     average = tf.Variable(start, name="image_average")
     count = tf.Variable(0.0)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    # autograph off: plain tensor code, no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def step():
-        if pixels.pyramid:
+        if pixels.pyramid or pixels.keep is not None:
             with tf.GradientTape() as tape:
                 losses, objective, before = pixels.objective(loss_fn)
             grads = tape.gradient(objective, pixels.variables)
             optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
+            if not pixels.pyramid:  # plain pixels stay in [0, 1], as adam_step keeps them
+                pixels.variables[0].assign(tf.clip_by_value(pixels.variables[0], 0.0, 1.0))
         else:
             before = tf.identity(pixels.variables[0])  # the image these losses belong to
             losses = adam_step(pixels.variables[0], optimizer, loss_fn)
@@ -303,7 +314,7 @@ def _run_adam(run: Run, loss_fn, start):
     return pixels.clipped()
 
 
-def _run_lbfgs(run: Run, loss_fn, start):
+def _run_lbfgs(run: Run, loss_fn, start, keep=None):
     """L-BFGS-B from scipy; each function evaluation counts as a step.
 
     Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
@@ -314,9 +325,9 @@ def _run_lbfgs(run: Run, loss_fn, start):
     import scipy.optimize
     import tensorflow as tf
 
-    pixels = ImageVariables(start, run.settings.pyramid)
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
 
-    @tf.function(autograph=False)  # plain tensor code: no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
     def value_and_grad():
         with tf.GradientTape() as tape:
             losses, objective, image = pixels.objective(loss_fn)

@@ -32,13 +32,20 @@ def pyramid_depth(height: int, width: int, coarsest: int = 10) -> int:
 
 
 class ImageVariables:
-    """The variables an optimizer changes, and the image (B, H, W, 3) they make."""
+    """The variables an optimizer changes, and the image (B, H, W, 3) they make.
 
-    def __init__(self, start, pyramid: bool):
+    With `keep=(mask, photo)` the image is `photo + mask * (x - photo)`, x being what the
+    variables make: where the mask is 0 it is the photo whatever the optimizer does, and in a
+    soft edge it moves in proportion. (Masked Gram matrices alone are not enough for Adam,
+    which takes full-size steps even on the tiny gradients outside the mask.)
+    """
+
+    def __init__(self, start, pyramid: bool, keep: tuple | None = None):
         import tensorflow as tf
 
         batch, height, width = (int(side) for side in start.shape[:3])
         self.size = (height, width)
+        self.keep = keep  # (mask (1, H, W, 1) in [0, 1], photo (1, H, W, 3)) or None
         self.variables = [tf.Variable(start, name="image")]
         if pyramid:
             for k in range(1, pyramid_depth(height, width)):
@@ -56,6 +63,9 @@ class ImageVariables:
         image = self.variables[0]
         for k, scale in enumerate(self.variables[1:], start=1):
             image = image + PYRAMID_DECAY**k * tf.image.resize(scale, self.size, "bilinear")
+        if self.keep is not None:
+            mask, photo = self.keep
+            image = photo + mask * (image - photo)
         return image
 
     def objective(self, loss_fn) -> tuple[dict, object, object]:

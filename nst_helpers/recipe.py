@@ -18,13 +18,12 @@ A recipe is a plain JSON-friendly dict::
 
 `recipe_pnginfo` turns it into the PNG text field "nst_recipe" that `Result.save` embeds (every
 saved result goes through it: API, notebook and CLI);
-`read_recipe` reads it back, `check_inputs` tells whether the inputs are still the same files,
-and `settings_from_recipe` rebuilds the `Settings` for a rerun.
+`read_recipe` reads it back; `nst_helpers.rerun` finds its inputs again, tells whether they are
+still the same files, and rebuilds the `Settings` for a rerun.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -156,6 +155,10 @@ def _check_file(path: Path, what: str) -> None:
         raise NSTError(f"{what} not found: '{path}'. Check the path and spelling.")
     if path.is_dir():
         raise NSTError(f"{what} '{path}' is a folder, not an image file. Give an image file.")
+    if not path.is_file():  # a FIFO or device: reading it could block forever
+        raise NSTError(
+            f"{what} '{path}' is not a regular file (a pipe, device or socket): give an image file."
+        )
 
 
 def _upright_size(path: Path, what: str) -> tuple[int, int]:
@@ -210,6 +213,11 @@ def recipe_pnginfo(recipe: dict) -> dict[str, str]:
     """
     try:
         text = json.dumps(recipe, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A file name that is not valid UTF-8 (kept by Python as surrogates): escape it as
+        # \udcXX, which reads back as the same name, so a rerun finds the same file.
+        text = json.dumps(recipe, ensure_ascii=True, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise NSTError(
             f"the recipe can't be written as JSON ({err}); build it with make_recipe."
@@ -266,155 +274,3 @@ def read_recipe(path: str | os.PathLike) -> dict:
             f"the nst recipe in '{path}' is damaged (not a JSON object); it can't be used."
         )
     return recipe
-
-
-def input_paths(recipe: dict, base_dir: str | os.PathLike | None = None) -> dict:
-    """Where a recipe's input files are expected now.
-
-    Args:
-        recipe: A recipe from `make_recipe` or `read_recipe`.
-        base_dir: None (default): the absolute paths recorded. A folder: the paths as given
-            when the recipe was made, taken relative to it (paths given as absolute stay so).
-
-    Returns:
-        {"content": Path, "styles": [Path, ...], "mask": Path or None}; an input that was an
-        image in memory has None for its path.
-
-    Raises:
-        NSTError: The recipe has no valid "inputs" section.
-    """
-    content, styles = _input_entries(recipe)
-    mask = _mask_entry(recipe)
-    return {
-        "content": _locate(content, base_dir),
-        "styles": [_locate(entry, base_dir) for entry in styles],
-        "mask": None if mask is None else _locate(mask, base_dir),
-    }
-
-
-def _mask_entry(recipe: dict) -> dict | None:
-    """The mask's input entry, recorded under options (as `describe_input` gives it), if any."""
-    mask = (recipe.get("options") or {}).get("mask")
-    return mask if isinstance(mask, dict) else None
-
-
-def check_inputs(recipe: dict, base_dir: str | os.PathLike | None = None) -> list[str]:
-    """Checks that a recipe's inputs still exist and have the same bytes (sha256).
-
-    Args:
-        recipe: A recipe from `make_recipe` or `read_recipe`.
-        base_dir: Where to look for the inputs (see `input_paths`; default: the absolute paths
-            recorded).
-
-    Returns:
-        One human-readable line per problem, naming the input and why; empty if all is well.
-
-    Raises:
-        NSTError: The recipe has no valid "inputs" section.
-
-    Example::
-
-        check_inputs(read_recipe("out.png"))
-        # -> ["style image 1 'swirl.jpg' has changed since the recipe was made: ..."]
-    """
-    content, styles = _input_entries(recipe)
-    named = [("content image", content)] + [
-        (f"style image {i + 1}", entry) for i, entry in enumerate(styles)
-    ]
-    if _mask_entry(recipe) is not None:
-        named.append(("mask", _mask_entry(recipe)))
-    problems = []
-    for what, entry in named:
-        problem = _input_problem(what, entry, _locate(entry, base_dir))
-        if problem:
-            problems.append(problem)
-    return problems
-
-
-def _input_problem(what: str, entry: dict, path: Path | None) -> str | None:
-    label = f"{what} '{entry['name']}'"
-    if path is None:
-        return (
-            f"the {what} was an image held in memory, not a file (sha256 of its pixels "
-            f"{entry['sha256'][:12]}...): save it to a file and run nst on that file."
-        )
-    if not path.exists():
-        return f"{label} is missing: expected at '{path}'."
-    if not path.is_file():
-        return f"{label} is not a file any more: '{path}'."
-    digest = file_sha256(path)
-    if digest != entry["sha256"]:
-        return (
-            f"{label} has changed since the recipe was made: '{path}' has sha256 "
-            f"{digest[:12]}..., the recipe has {entry['sha256'][:12]}...."
-        )
-    return None
-
-
-def _input_entries(recipe: dict) -> tuple[dict, list[dict]]:
-    try:
-        inputs = recipe["inputs"]
-        content, styles = inputs["content"], list(inputs["styles"])
-        for entry in [content, *styles]:
-            keys = ("name", "sha256") if _in_memory(entry) else ("name", "path", "absolute")
-            for key in (*keys, "sha256"):
-                if not isinstance(entry[key], str):
-                    raise TypeError(key)
-    except (KeyError, TypeError, IndexError):
-        raise NSTError(
-            "the recipe has no valid 'inputs' (content and styles, each with name, path, "
-            "absolute and sha256): read it with read_recipe or build it with make_recipe."
-        ) from None
-    return content, styles
-
-
-def _in_memory(entry: dict) -> bool:
-    return isinstance(entry, dict) and entry.get("source") == "memory"
-
-
-def _locate(entry: dict, base_dir: str | os.PathLike | None) -> Path | None:
-    """Where an input file is expected; None for an image that was held in memory."""
-    if _in_memory(entry):
-        return None
-    if base_dir is None:
-        return Path(entry["absolute"])
-    return Path(base_dir) / entry["path"]
-
-
-def settings_from_recipe(recipe: dict) -> Settings:
-    """Rebuilds the `Settings` of a recipe (lists become tuples again), checked as usual.
-
-    Settings missing from an older recipe take today's defaults.
-
-    Args:
-        recipe: A recipe from `make_recipe` or `read_recipe`.
-
-    Returns:
-        The settings; `settings_from_recipe(make_recipe(s, ...)) == s`.
-
-    Raises:
-        NSTError: The recipe has no settings, has settings this version does not know (it was
-            made by a newer nst_helpers), or a value is invalid.
-
-    Example:
-        >>> settings_from_recipe({"settings": {"steps": 50, "arch": "vgg16"}}).steps
-        50
-    """
-    stored = recipe.get("settings") if isinstance(recipe, dict) else None
-    if not isinstance(stored, dict):
-        raise NSTError(
-            "the recipe has no 'settings' section: read it with read_recipe or build it with "
-            "make_recipe."
-        )
-    known = {field.name for field in dataclasses.fields(Settings)}
-    unknown = sorted(set(stored) - known)
-    if unknown:
-        library = recipe.get("library")
-        version = library.get("version", "unknown") if isinstance(library, dict) else "unknown"
-        raise NSTError(
-            f"the recipe has settings this nst_helpers does not know: {', '.join(unknown)} "
-            f"(it was made with nst_helpers {version}). Upgrade nst_helpers to rerun it."
-        )
-    # JSON has no tuples: every list-valued setting is a tuple field of Settings.
-    values = {key: tuple(v) if isinstance(v, list) else v for key, v in stored.items()}
-    return Settings(**values)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import os
 from dataclasses import dataclass
 
@@ -29,6 +31,12 @@ from nst_helpers.model import (
 INITS = ("content", "noise")
 LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
 OPTIMIZERS = ("adam", "lbfgs")
+# Bounds that keep a run's plan finite and its images allocatable: no image side (result, coarse
+# level or style image) above MAX_SIDE pixels (a 16384 px run needs far more memory than any one
+# machine has), at most MAX_LEVELS coarse-to-fine levels, and a seed that fits TensorFlow's int64.
+MAX_SIDE = 16384
+MAX_LEVELS = 12
+SEED_RANGE = (-(2**63), 2**63 - 1)
 
 # Named bundles of settings (CLI: --preset). "fast" combines L-BFGS, the image pyramid and low
 # precision where supported: a good image in far fewer steps, though it does not reach the
@@ -91,6 +99,8 @@ class Settings:
         pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
+        jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
+            default: it has not been measured to win (benchmarks/gpu_check.sh measures it).
     """
 
     arch: str = "vgg19"
@@ -120,6 +130,7 @@ class Settings:
     ema: float = 0.0
     preserve_colors: str = "none"
     pyramid: bool = False
+    jit_compile: bool = False
 
     @classmethod
     def preset(cls, name: str, **changes) -> Settings:
@@ -131,8 +142,13 @@ class Settings:
     def __post_init__(self) -> None:
         self.arch = check_arch(self.arch)
         if self.weights is not None:
+            if not isinstance(self.weights, (str, os.PathLike)):
+                raise NSTError(
+                    f"weights must be 'imagenet', the path of a weights file, or None (random), "
+                    f"got {self.weights!r}."
+                )
             self.weights = os.fspath(self.weights)
-        check_size(self.max_dim, "max_dim")
+        _check_side(self.max_dim, "max_dim")
         check_count(self.steps, "steps")
         for name in ("content_weight", "style_weight", "tv_weight"):
             check_weight(getattr(self, name), name)
@@ -141,21 +157,34 @@ class Settings:
         check_positive(self.lr, "lr")
         check_decay(self.beta_1, "beta_1", "0.9 is Keras' default, 0.99 the TensorFlow tutorial's")
         check_positive(self.style_scale, "style_scale")
+        style_side = round(self.max_dim * self.style_scale)
+        if style_side > MAX_SIDE:
+            raise NSTError(
+                f"style_scale {self.style_scale:g} makes the style image {style_side} px on its "
+                f"long side (max_dim {self.max_dim} x {self.style_scale:g}); at most {MAX_SIDE} px "
+                f"is allowed: use a style_scale of at most {MAX_SIDE / self.max_dim:g}."
+            )
         if self.init not in INITS:
             raise NSTError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise NSTError(f"seed must be a whole number, got {self.seed!r}.")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise NSTError(
+                f"seed must be between -2**63 and 2**63 - 1 (TensorFlow's int64), got {self.seed}: "
+                "use a smaller number."
+            )
+        self.seed = int(self.seed)
         self.content_layers = check_layers(self.arch, self.content_layers, "content")
         self.style_layers = check_layers(self.arch, self.style_layers, "style")
         if self.style_layer_weights is not None:
-            self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
+            self.style_layer_weights = _numbers(
+                self.style_layer_weights, "style_layer_weights", "each style layer weight"
+            )
             if len(self.style_layer_weights) != len(self.style_layers):
                 raise NSTError(
                     f"style_layer_weights has {len(self.style_layer_weights)} values but there "
                     f"are {len(self.style_layers)} style layers: give one weight per layer."
                 )
-            for weight in self.style_layer_weights:
-                check_weight(weight, "each style layer weight")
             if sum(self.style_layer_weights) == 0:
                 raise NSTError("style_layer_weights are all 0: give at least one positive weight.")
         if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int):
@@ -174,13 +203,14 @@ class Settings:
             )
         check_precision(self.precision)
         if self.start_dim is not None:
-            check_size(self.start_dim, "start_dim")
+            _check_side(self.start_dim, "start_dim")
         check_positive(self.level_ratio, "level_ratio")
         if self.level_ratio <= 1:
             raise NSTError(f"level_ratio must be greater than 1, got {self.level_ratio!r}.")
+        self.levels()  # a plan of at most MAX_LEVELS levels, or a message naming the fix
         if self.level_steps is not None:
-            steps = (check_count(n, "each of level_steps") for n in self.level_steps)
-            self.level_steps = tuple(steps)
+            steps = _sequence(self.level_steps, "level_steps", "(50, 100)")
+            self.level_steps = tuple(check_count(n, "each of level_steps") for n in steps)
             if len(self.level_steps) != len(self.levels()):
                 raise NSTError(
                     f"level_steps has {len(self.level_steps)} values but the run has "
@@ -193,9 +223,7 @@ class Settings:
 
     def _check_style_options(self) -> None:
         if self.style_blend is not None:
-            self.style_blend = tuple(float(w) for w in self.style_blend)
-            for weight in self.style_blend:
-                check_weight(weight, "each style_blend weight")
+            self.style_blend = _numbers(self.style_blend, "style_blend", "each style_blend weight")
             if sum(self.style_blend) == 0:
                 raise NSTError("style_blend weights are all 0: give at least one positive weight.")
         if self.pooling not in POOLINGS:
@@ -206,6 +234,9 @@ class Settings:
         if not isinstance(self.pyramid, (bool, np.bool_)):
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
         self.pyramid = bool(self.pyramid)
+        if not isinstance(self.jit_compile, (bool, np.bool_)):
+            raise NSTError(f"jit_compile must be True or False, got {self.jit_compile!r}.")
+        self.jit_compile = bool(self.jit_compile)
         check_decay(self.ema, "ema", "0 turns it off; 0.9-0.99 is typical")
 
     def blend_weights(self, styles: int) -> list[float]:
@@ -219,14 +250,28 @@ class Settings:
         return [w / sum(weights) for w in weights]
 
     def levels(self) -> list[int]:
-        """The long side of each coarse-to-fine level, ending at `max_dim` (one level if off)."""
+        """The long side of each coarse-to-fine level, ending at `max_dim` (one level if off).
+
+        Raises:
+            NSTError: `start_dim` and `level_ratio` would need more than `MAX_LEVELS` levels
+                (the message names a start_dim and a level_ratio that fit).
+        """
         if self.start_dim is None or self.start_dim >= self.max_dim:
             return [self.max_dim]
-        sizes = [self.start_dim]
-        # Grow by level_ratio while the last jump to max_dim stays at least 15%.
-        while sizes[-1] * self.level_ratio * 1.15 <= self.max_dim:
-            sizes.append(round(sizes[-1] * self.level_ratio))
-        return [*sizes, self.max_dim]
+        sizes = _level_sizes(self.start_dim, self.max_dim, self.level_ratio)
+        if sizes is None:
+            start, ratio = self.start_dim, self.level_ratio
+            while _level_sizes(start, self.max_dim, self.level_ratio) is None:
+                start = max(start + 1, round(start * 1.1))
+            while _level_sizes(self.start_dim, self.max_dim, ratio) is None:
+                ratio = round(ratio + 0.01, 2)
+            raise NSTError(
+                f"start_dim {self.start_dim} with level_ratio {self.level_ratio:g} needs more than "
+                f"{MAX_LEVELS} coarse-to-fine levels to reach max_dim {self.max_dim}, and at most "
+                f"{MAX_LEVELS} are allowed: use a start_dim (--start-dim) of at least {start}, "
+                f"or a level_ratio of at least {ratio:g}."
+            )
+        return sizes
 
     def steps_per_level(self) -> list[int]:
         """Steps for each level: `level_steps`, or `steps` split between the levels.
@@ -255,3 +300,81 @@ class Settings:
         """{style layer: weight}, equal weights unless `style_layer_weights` is set."""
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
         return dict(zip(self.style_layers, weights, strict=True))
+
+
+def _level_sizes(start: int, end: int, ratio: float) -> list[int] | None:
+    """The coarse-to-fine sizes from `start` to `end`, or None if more than MAX_LEVELS."""
+    sizes = [start]
+    # Grow by level_ratio (at least 1 px) while the last jump to `end` stays at least 15%.
+    while sizes[-1] * ratio * 1.15 <= end:
+        if len(sizes) == MAX_LEVELS - 1:
+            return None
+        sizes.append(max(sizes[-1] + 1, round(sizes[-1] * ratio)))
+    return [*sizes, end]
+
+
+def _check_side(value: object, name: str) -> int:
+    """A size in pixels: a positive whole number up to MAX_SIDE."""
+    check_size(value, name)
+    if value > MAX_SIDE:
+        raise NSTError(
+            f"{name} must be at most {MAX_SIDE} pixels (far more than fits in memory), got "
+            f"{value}: use a smaller {name}."
+        )
+    return int(value)
+
+
+def _sequence(value: object, name: str, example: str) -> list:
+    """`value` as a list if it is a list, tuple or array (not a string), else an NSTError."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise NSTError(f"{name} must be a list of numbers such as {example}, got {value!r}.")
+    return list(value)
+
+
+def _numbers(value: object, name: str, each: str | None = None) -> tuple[float, ...]:
+    """A tuple of finite numbers >= 0 from a list, tuple or array (`each` names one in messages)."""
+    numbers = _sequence(value, name, "(0.7, 0.3)")
+    for number in numbers:
+        check_weight(number, each or f"each of {name}")
+    return tuple(float(number) for number in numbers)
+
+
+_FIELDS = [field.name for field in dataclasses.fields(Settings)]
+_generated_init = Settings.__init__
+
+
+@functools.wraps(_generated_init)
+def _checked_init(self, *args, **kwargs) -> None:
+    # The dataclass's own __init__ raises a bare TypeError for a misspelled name; name the fix.
+    for name in kwargs:
+        if name not in _FIELDS:
+            close = difflib.get_close_matches(name, _FIELDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            raise NSTError(
+                f"Settings has no setting {name!r}{hint} Choose from {', '.join(_FIELDS)}."
+            )
+    if len(args) > len(_FIELDS):
+        raise NSTError(
+            f"Settings takes at most {len(_FIELDS)} values, got {len(args)}: name them, e.g. "
+            "Settings(steps=100)."
+        )
+    _generated_init(self, *args, **kwargs)
+
+
+Settings.__init__ = _checked_init
+
+
+def as_settings(settings: object) -> Settings:
+    """`settings` if it is a Settings (None gives the defaults), else an NSTError naming the fix."""
+    if settings is None:
+        return Settings()
+    if isinstance(settings, Settings):
+        return settings
+    if isinstance(settings, str):
+        hint = f"Settings.preset({settings!r})" if settings in PRESETS else "Settings(...)"
+        raise NSTError(f"settings must be a Settings, got the string {settings!r}: pass {hint}.")
+    if isinstance(settings, dict):
+        raise NSTError("settings must be a Settings, got a dict: pass Settings(**that_dict).")
+    raise NSTError(
+        f"settings must be a Settings, got {type(settings).__name__}: pass Settings(...) or None."
+    )

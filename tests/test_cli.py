@@ -79,7 +79,7 @@ def bad_files(tmp_path):
         ([CONTENT, STYLE, "--tv-weight", "inf"], "tv_weight must be a finite number >= 0, got inf"),
         ([CONTENT, STYLE, "--save-every", -5], "--save-every must be 0 (off) or a positive"),
         ([CONTENT, STYLE, "-o", "out.bmpx"], "can't tell the output format from 'out.bmpx'"),
-        ([CONTENT, STYLE, "-o", CONTENT], "is the input image"),
+        ([CONTENT, STYLE, "-o", CONTENT], "is the content image"),
         ([CONTENT, STYLE, "-o", STYLE.with_suffix(".jpg")], "refusing to overwrite it"),
         ([CONTENT, STYLE, "-o", "{text}/out.png"], "can't write into"),
         ([CONTENT, STYLE, "--weights", "no/such.h5"], "weights file 'no/such.h5' can't be used"),
@@ -109,10 +109,11 @@ def test_imagenet_offline_says_how_to_pass_a_file(tmp_path, capsys, monkeypatch)
         raise urllib.error.URLError("offline")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--max-dim", 32)
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--max-dim", 32, "-q")
     assert code == 1
     assert "could not download the ImageNet weights for VGG19" in err
-    assert "--weights PATH" in err
+    assert "--arch vgg16 --weights PATH" in err  # the README's offline hint: both flags
+    assert err.count("\n") == 1
 
 
 def test_usage_errors_exit_2(capsys):
@@ -239,6 +240,8 @@ def test_recipe_and_byte_identical_rerun(tmp_path, capsys, weights_path):
     assert recipe["settings"]["preserve_colors"] == "luminance"
     assert recipe["inputs"]["content"]["name"] == "cat.jpg"
     code, out, err = nst(capsys, "--rerun", output, "-q")
+    assert code == 1 and "--trust-recipe-paths" in err  # the inputs are outside tmp_path
+    code, out, err = nst(capsys, "--rerun", output, "-q", "--trust-recipe-paths")
     assert code == 0, err
     rerun = tmp_path / "first_rerun.png"
     assert out.startswith(f"wrote {rerun}")
@@ -250,10 +253,11 @@ def test_rerun_refuses_changed_inputs(tmp_path, capsys):
     from nst_helpers.recipe import make_recipe, recipe_pnginfo
     from nst_helpers.settings import Settings
 
-    content = tmp_path / "photo.png"
+    content, style = tmp_path / "photo.png", tmp_path / "style.jpg"
     Image.new("RGB", (40, 30), "red").save(content)
+    style.write_bytes(STYLE.read_bytes())
     result = tmp_path / "result.png"
-    recipe = make_recipe(Settings(weights=None), content, [STYLE])
+    recipe = make_recipe(Settings(weights=None), content, [style])
     save_image(Image.new("RGB", (40, 30)), result, pnginfo=recipe_pnginfo(recipe))
     Image.new("RGB", (40, 30), "blue").save(content)  # the photo changed since
     code, _, err = nst(capsys, "--rerun", result)

@@ -162,6 +162,7 @@ def test_sweep_matches_separate_runs(small_pair, tiny_extractor, tiny_settings):
     settings = tiny_settings.replace(steps=6)
     batch = sweep(*small_pair, settings, "style_weight", [1.0, 50.0], extractor=tiny_extractor)
     assert [r.settings["style_weight"] for r in batch] == [1.0, 50.0]
+    assert [r.recipe["settings"] for r in batch] == [r.settings for r in batch]  # each its own
     for result, weight in zip(batch, (1.0, 50.0), strict=True):
         alone = stylize(
             *small_pair, settings.replace(style_weight=weight), extractor=tiny_extractor

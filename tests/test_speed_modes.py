@@ -327,3 +327,25 @@ def test_memory_estimate_for_auto_is_the_estimate_for_what_auto_picks(has_bf16, 
     assert estimate_memory(Settings(precision="bfloat16"), 900, 600) < estimate_memory(
         Settings(precision="float32"), 900, 600
     )
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_xla_compiled_steps_give_the_same_losses(
+    optimizer, small_pair, tiny_extractor, tiny_settings
+):
+    settings = tiny_settings.replace(optimizer=optimizer, steps=4)
+    plain = stylize(*small_pair, settings, extractor=tiny_extractor)
+    compiled = stylize(*small_pair, settings.replace(jit_compile=True), extractor=tiny_extractor)
+    np.testing.assert_allclose(compiled.history["total"], plain.history["total"], rtol=1e-3)
+    assert compiled.settings["jit_compile"] is True
+    with pytest.raises(NSTError, match="jit_compile must be True or False, got 'yes'"):
+        Settings(jit_compile="yes")
+
+
+def test_auto_precision_keeps_float32_on_gpus_until_float16_is_measured(monkeypatch):
+    from nst_helpers import model
+
+    monkeypatch.setattr(model, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    assert resolve_precision("auto") == "float32"
+    assert resolve_precision("float16") == "float16"  # still one argument away

@@ -1,0 +1,99 @@
+"""An independent judge of style-transfer results, for benchmarks only (never optimized against).
+
+The judge is a second VGG16, the trunk of the HED edge detector (../shared/weights/README.md):
+its weights are not the ones any run optimizes against, so its distances are an independent
+opinion of how stylized a result is and how much of the photo it kept. Both are relative
+distances, so they do not depend on the judge's activation scale:
+
+    style   = mean over block1_conv1 ... block5_conv1 of ||G(result) - G(style)||_F / ||G(style)||_F
+    content = ||F(result) - F(content)||_F / ||F(content)||_F   at block4_conv2
+
+with G the Gram matrix averaged over positions (nst_helpers.gram_matrix), and the content and
+style images resized to the result's size first. Lower is better for both; they trade off, so a
+result beats another only if it is at or below it on both (`at_or_below`, Pareto).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HED_WEIGHTS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "weights"
+    / "vgg16_hed_bsds500_notop.weights.h5"
+)
+CONTENT_LAYER = "block4_conv2"
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+
+
+def relative_distance(value, target) -> float:
+    """||value - target||_F / ||target||_F (0 when equal; invariant to scaling both)."""
+    import tensorflow as tf
+
+    value, target = tf.cast(value, tf.float64), tf.cast(target, tf.float64)
+    return float(tf.norm(value - target) / tf.maximum(tf.norm(target), 1e-300))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The judge's two distances of one image (lower is better)."""
+
+    content: float
+    style: float
+
+    def at_or_below(self, other: Scores) -> bool:
+        """Whether this image is at least as good as `other` on both distances (Pareto)."""
+        return self.content <= other.content and self.style <= other.style
+
+
+class Judge:
+    """Scores images against one content and one style image, resized to the images' size.
+
+    Args:
+        weights: The judge's weights file (default: the HED VGG16 beside the repository); None
+            for random weights (tests of the mechanics only).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = HED_WEIGHTS):
+        from nst_helpers import build_extractor
+
+        self.extractor = build_extractor(
+            "vgg16", None if weights is None else os.fspath(weights), (CONTENT_LAYER,), STYLE_LAYERS
+        )
+        self._targets: dict = {}
+
+    def _features(self, pil):
+        import nst_helpers as nst
+
+        content, style = self.extractor(nst.image_to_tensor(pil))
+        grams = {name: nst.gram_matrix(features) for name, features in style.items()}
+        return content[CONTENT_LAYER], grams
+
+    def _targets_at(self, content, style, size: tuple[int, int]):
+        from nst_helpers.recipe import pixels_sha256
+
+        key = (pixels_sha256(content), pixels_sha256(style), size)
+        if key not in self._targets:
+            from PIL import Image
+
+            # The library's resize (nst_helpers.images.resize_image), so the photo scores 0.
+            resized = [img.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+                       for img in (content, style)]  # fmt: skip
+            self._targets[key] = (self._features(resized[0])[0], self._features(resized[1])[1])
+        return self._targets[key]
+
+    def score(self, image, content, style) -> Scores:
+        """The distances of `image` (PIL image, or (H, W, 3) array in [0, 1]) to the content
+        and style images (PIL images, resized to `image`'s size)."""
+        import nst_helpers as nst
+
+        pil = image if hasattr(image, "mode") else nst.tensor_to_image(image)
+        content_target, style_grams = self._targets_at(content, style, pil.size)
+        features, grams = self._features(pil)
+        style_distance = sum(
+            relative_distance(grams[name], style_grams[name]) for name in STYLE_LAYERS
+        ) / len(STYLE_LAYERS)
+        return Scores(relative_distance(features, content_target), style_distance)

@@ -1,0 +1,267 @@
+"""Time to the tutorial's quality, as an independent network judges it (issue 12).
+
+Run from the repository root (the full setting takes about 2 hours on a 2-core CPU):
+
+    python benchmarks/time_to_quality.py --setting smoke   # tiny: checks the script runs
+    python benchmarks/time_to_quality.py --setting full    # 4 pairs at 512 px: the table
+    python benchmarks/time_to_quality.py --render          # rebuild the markdown from the JSON
+
+For each bundled content x style pair, the plain tutorial loop (the tutorial's Adam settings,
+lr 0.02 and beta_1 0.99, on the library's objective, float32) runs 1000 steps; its image is
+judged every 25 steps by the HED VGG16 (benchmarks/judge.py), off the clock. Its 1000-step
+scores are the target. Each mode then runs on the same pair and is judged the same way; its
+time is the first time its image is at or below the target on both distances (Pareto), and
+its ratio is the plain loop's 1000-step time over that. Every mode's scores at 60 s and 240 s
+are reported too, and the unstyled photo's scores as the zero point.
+
+Results go to benchmarks/time_to_quality.json; TIME_TO_QUALITY.md is rendered from it alone,
+with one side-by-side PNG per pair at equal time (ttq_<pair>.png), all beside the JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
+from judge import Judge, Scores  # noqa: E402
+
+WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_tv_imagenet_notop.weights.h5"
+RESULTS = ROOT / "benchmarks" / "time_to_quality.json"
+TABLE = ROOT / "benchmarks" / "TIME_TO_QUALITY.md"
+PAIRS = [("cat", "swirl"), ("astronaut", "mosaic"), ("coffee", "cubist"), ("rocket", "brush")]
+SETTINGS = {
+    # max_dim, plain loop steps, steps between judgements, checkpoints (s), a mode's time cap (s)
+    "full": {"max_dim": 512, "plain_steps": 1000, "every": 25, "at": (60, 240), "cap": 400},
+    "quick": {
+        "max_dim": 256,
+        "plain_steps": 1000,
+        "every": 25,
+        "at": (15, 60),
+        "cap": 150,
+        "pairs": 1,
+    },  # fmt: skip
+    "smoke": {"max_dim": 48, "plain_steps": 6, "every": 2, "at": (1, 4), "cap": 8, "pairs": 1},
+}
+# The library's modes, as Settings changes on top of the plain loop's (same objective).
+MODES = {
+    "fast preset": {"preset": "fast"},
+    "fast preset, float32": {"preset": "fast", "precision": "float32"},
+    "tutorial loop, bfloat16": {"precision": "auto"},
+}
+
+
+def plain_settings(setting: dict, weights: str):
+    """The plain tutorial loop: Adam, lr 0.02, beta_1 0.99, float32, content start."""
+    import nst_helpers as nst
+
+    return nst.Settings.preset(
+        "tutorial",
+        arch="vgg16",
+        weights=weights,
+        max_dim=setting["max_dim"],
+        steps=setting["plain_steps"],
+        lr=0.02,
+        beta_1=0.99,
+        preview_every=setting["every"],
+    )
+
+
+def mode_settings(plain, changes: dict, setting: dict):
+    """A mode's settings: its preset and changes, the plain loop's objective, a time cap."""
+    import nst_helpers as nst
+
+    changes = dict(changes)
+    preset = changes.pop("preset", None)
+    base = nst.Settings.preset(preset) if preset else plain
+    objective = {k: getattr(plain, k) for k in ("arch", "weights", "max_dim", "content_weight",
+                                                "style_weight", "tv_weight", "content_layers",
+                                                "style_layers")}  # fmt: skip
+    steps = 10**6 if base.optimizer == "adam" else 10**5
+    every = setting["every"] if base.optimizer == "adam" else max(1, setting["every"] // 2)
+    return base.replace(**objective, **changes, steps=steps, time_budget=setting["cap"],
+                        preview_every=every)  # fmt: skip
+
+
+class Watch:
+    """A `stylize` callback: judges preview images off the clock; stops at the target."""
+
+    def __init__(self, judge: Judge, content, style, target: Scores | None = None):
+        self.judge, self.content, self.style, self.target = judge, content, style, target
+        self.judging = 0.0  # seconds spent judging, taken off the run's clock
+        self.trace: list[dict] = []  # {"seconds", "step", "content", "style"}
+        self.images: list = []  # the judged images, in trace order
+        self.reached: dict | None = None
+
+    def __call__(self, event) -> None:
+        if event.image is None:
+            return
+        clock = event.elapsed - self.judging
+        tick = time.perf_counter()
+        scores = self.judge.score(event.image, self.content, self.style)
+        self.judging += time.perf_counter() - tick
+        point = {"seconds": clock, "step": event.step, **vars(scores)}
+        self.trace.append(point)
+        self.images.append(event.image)
+        if self.target is not None and scores.at_or_below(self.target):
+            self.reached = point
+            raise KeyboardInterrupt  # stop cleanly: stylize returns what it has
+
+
+def at_time(trace: list[dict], seconds: float) -> dict | None:
+    """The last judged point at or before `seconds` of the run's own time."""
+    before = [point for point in trace if point["seconds"] <= seconds]
+    return before[-1] if before else None
+
+
+def run_pair(
+    content_name: str,
+    style_name: str,
+    setting: dict,
+    weights: str,
+    judge,
+    folder: Path,
+    modes: dict | None = None,
+) -> dict:
+    """Measures the plain loop and every mode (default: MODES) on one pair; its JSON record."""
+    import nst_helpers as nst
+
+    paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
+    content, style = (nst.load_image(p) for p in paths)
+    shown = nst.resize_image(content, setting["max_dim"])
+    photo = judge.score(shown, content, style)
+    plain = plain_settings(setting, weights)
+    watch = Watch(judge, content, style)
+    result = nst.stylize(*paths, plain, callbacks=[watch])
+    target = watch.trace[-1]
+    record = {
+        "pair": f"{content_name} x {style_name}",
+        "photo": vars(photo),
+        "target": {k: target[k] for k in ("content", "style")},
+        "plain_seconds": target["seconds"],
+        "plain_steps": result.steps_done,
+        "plain_at": {str(t): at_time(watch.trace, t) for t in setting["at"]},
+        "modes": {},
+    }
+    images = {"plain tutorial loop": watch.images}
+    traces = {"plain tutorial loop": watch.trace}
+    for name, changes in (MODES if modes is None else modes).items():
+        mode_watch = Watch(judge, content, style, Scores(target["content"], target["style"]))
+        nst.stylize(*paths, mode_settings(plain, changes, setting), callbacks=[mode_watch])
+        reached = mode_watch.reached
+        record["modes"][name] = {
+            "seconds_to_target": reached["seconds"] if reached else None,
+            "steps_to_target": reached["step"] if reached else None,
+            "ratio": target["seconds"] / reached["seconds"] if reached else None,
+            "at": {str(t): at_time(mode_watch.trace, t) for t in setting["at"]},
+            "judged": len(mode_watch.trace),
+        }
+        images[name], traces[name] = mode_watch.images, mode_watch.trace
+    record["side_by_side"] = side_by_side(record, traces, images, setting, folder)
+    return record
+
+
+def side_by_side(record: dict, traces: dict, images: dict, setting: dict, folder: Path) -> str:
+    """Saves every run's image at the same time (the last checkpoint) next to each other."""
+    import nst_helpers as nst
+
+    seconds = setting["at"][-1]
+    shown, labels = [], []
+    for name, trace in traces.items():
+        point = at_time(trace, seconds)
+        if point is not None:
+            shown.append(images[name][trace.index(point)])
+            labels.append(f"{name}: {point['step']} steps")
+    slug = record["pair"].replace(" x ", "_")
+    path = folder / f"ttq_{slug}.png"
+    sheet = nst.contact_sheet(shown, labels, columns=len(shown))
+    nst.save_image(sheet, path)
+    return path.name
+
+
+def choose_default(records: list[dict]) -> str | None:
+    """The fastest mode that reaches the target on every pair (by its slowest pair's ratio)."""
+    winners = {}
+    for name in records[0]["modes"]:
+        ratios = [record["modes"][name]["ratio"] for record in records]
+        if all(ratio is not None for ratio in ratios):
+            winners[name] = min(ratios)
+    return max(winners, key=winners.get) if winners else None
+
+
+def render(data: dict) -> str:
+    """The markdown page, from the JSON alone."""
+
+    def score(point) -> str:
+        return "—" if point is None else f"{point['content']:.3f} / {point['style']:.3f}"
+
+    at = data["setting"]["at"]
+    lines = [
+        "# Time to the tutorial's quality, judged by an independent network",
+        "",
+        f"Measured {report.measured_line(data['measured'])} with `python benchmarks/"
+        f"time_to_quality.py --setting {data['name']}` ({data['setting']['max_dim']} px). "
+        "Scores are the HED judge's content / style distances (lower is better); a mode reaches "
+        "the target when it is at or below the plain loop's 1000-step scores on both.",
+        "",
+        f"| pair | mode | time to target | ratio | at {at[0]} s | at {at[-1]} s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for record in data["pairs"]:
+        pair, target = record["pair"], record["target"]
+        lines.append(f"| {pair} | unstyled photo (zero point) | | | {score(record['photo'])} | |")
+        lines.append(
+            f"| {pair} | plain tutorial loop ({record['plain_steps']} steps: the target "
+            f"{score(target)}) | {record['plain_seconds']:.0f} s | 1.0x | "
+            f"{score(record['plain_at'][str(at[0])])} | {score(record['plain_at'][str(at[-1])])} |"
+        )
+        for name, mode in record["modes"].items():
+            seconds = mode["seconds_to_target"]
+            reached = "not reached" if seconds is None else f"{seconds:.0f} s"
+            ratio = "—" if mode["ratio"] is None else f"{mode['ratio']:.1f}x"
+            lines.append(
+                f"| {pair} | {name} | {reached} | {ratio} | {score(mode['at'][str(at[0])])} | "
+                f"{score(mode['at'][str(at[-1])])} |"
+            )
+    default = choose_default(data["pairs"])
+    lines += ["", f"Fastest mode that reaches the target on every pair: {default or 'none'}."]
+    lines += ["", *(f"![{r['pair']}]({r['side_by_side']})" for r in data["pairs"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setting", choices=SETTINGS, default="smoke")
+    parser.add_argument("--weights", default=str(WEIGHTS), help="the optimized network's file")
+    parser.add_argument("--render", action="store_true", help="only rebuild the markdown")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results file")
+    args = parser.parse_args(argv)
+    if args.render:
+        report.write_text(args.out.parent / TABLE.name, render(report.load(args.out)))
+        return 0
+    setting = SETTINGS[args.setting]
+    started = time.time()
+    judge = Judge()
+    records = []
+    for content_name, style_name in PAIRS[: setting.get("pairs", len(PAIRS))]:
+        records.append(
+            run_pair(content_name, style_name, setting, args.weights, judge, args.out.parent)
+        )
+        print(json.dumps(records[-1], indent=1, default=str), flush=True)
+    data = {"name": args.setting, "setting": setting, "measured": report.measured(started),
+            "pairs": records}  # fmt: skip
+    report.save(data, args.out)
+    page = render(data)
+    report.write_text(args.out.parent / TABLE.name, page)
+    print(page)
+    return 0 if all(math.isfinite(r["plain_seconds"]) for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,389 @@
+"""The `nst` command under hostile input (issue 14): every bad input gets its exit code and one
+line, never a traceback, and no input's bytes change. Items 1-3 and 8-10 of the issue; shared
+recipes (item 7) are in test_hostile_recipes.py, a newcomer's first run (item 11) in
+test_first_run.py, the output files themselves (items 6 and 8) in test_outputs.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import CONTENT, ROOT, STYLE, gradient_image
+from hostile import TINY, fingerprint, nst, one_line, png_copy, run_nst, unchanged
+from nst_helpers.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
+from nst_helpers.errors import NSTError
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """Fails the test if optimization starts: the refusals below must come before any work."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    import nst_helpers.optimize
+    import nst_helpers.sweep
+
+    monkeypatch.setattr(nst_helpers.optimize, "stylize_variants", refuse)
+    monkeypatch.setattr(nst_helpers.sweep, "stylize_variants", refuse)
+
+
+# --- 1. every output checked against every input, before any work ----------------------------
+def _gif_content(tmp):
+    content = tmp / "photo.gif"
+    Image.open(CONTENT).convert("RGB").save(content)
+    return [content, STYLE, "-o", tmp / "out.png", "--gif", content], [content]
+
+
+def _snapshot_is_style(tmp):
+    style = png_copy(STYLE, tmp / "out_00002.png")
+    return [CONTENT, style, "-o", tmp / "out.png", "--save-every", 2, "--steps", 4], [style]
+
+
+def _snapshot_links_to_style(tmp):
+    style = png_copy(STYLE, tmp / "style.png")
+    (tmp / "out_00004.png").symlink_to(style)
+    return [CONTENT, style, "-o", tmp / "out.png", "--save-every", 2, "--steps", 6], [style]
+
+
+def _sweep_variant_is_content(tmp):
+    content = png_copy(CONTENT, tmp / "out_style-weight_10.png")
+    return [content, STYLE, "-o", tmp / "out.png", "--sweep", "style-weight=1,10"], [content]
+
+
+def _output_links_to_content(tmp):
+    content = png_copy(CONTENT, tmp / "photo.png")
+    (tmp / "link.png").symlink_to(content)
+    return [content, STYLE, "-o", tmp / "link.png"], [content]
+
+
+def _output_hard_links_content(tmp):
+    content = png_copy(CONTENT, tmp / "photo.png")
+    os.link(content, tmp / "hard.png")
+    return [content, STYLE, "-o", tmp / "hard.png"], [content]
+
+
+def _output_is_mask(tmp):
+    mask = tmp / "mask.png"
+    Image.new("L", (40, 30), 255).save(mask)
+    return [CONTENT, STYLE, "--mask", mask, "-o", mask], [mask]
+
+
+def _folder_through_a_link(tmp):
+    (tmp / "inputs").mkdir()
+    content = png_copy(CONTENT, tmp / "inputs" / "photo.png")
+    (tmp / "alias").symlink_to(tmp / "inputs")
+    return [content, STYLE, "-o", tmp / "alias" / "photo.png"], [content]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_gif_content, "the GIF (--gif) '{tmp}/photo.gif' is the content image"),
+        (_snapshot_is_style, "the snapshot (--save-every) '{tmp}/out_00002.png' is the style"),
+        (_snapshot_links_to_style, "the snapshot (--save-every) '{tmp}/out_00004.png' is the st"),
+        (_sweep_variant_is_content, "the sweep image '{tmp}/out_style-weight_10.png' is the con"),
+        (_output_links_to_content, "the output (-o) '{tmp}/link.png' is the content image"),
+        (_output_hard_links_content, "the output (-o) '{tmp}/hard.png' is the content image"),
+        (_output_is_mask, "the output (-o) '{tmp}/mask.png' is the mask"),
+        (_folder_through_a_link, "is the content image"),
+    ],
+)
+def test_no_output_overwrites_an_input(tmp_path, capsys, no_run, make, message):
+    args, inputs = make(tmp_path)
+    before = fingerprint(*inputs, CONTENT, STYLE)
+    code, out, err = nst(capsys, *args, *TINY[:2])
+    assert code == 1 and out == ""
+    one_line(err, message.format(tmp=tmp_path), "refusing to overwrite it. Choose another name")
+    assert unchanged(before)
+
+
+def test_two_outputs_with_one_name_are_refused(tmp_path, capsys, no_run):
+    code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "s.png", "--sweep",
+                       "style-weight=1,1.0", *TINY)  # fmt: skip
+    assert code == 1
+    one_line(err, "s_style-weight_1.png' is also the sweep image: the run would write it twice")
+
+
+def test_rerun_output_is_checked_against_the_mask_and_the_png(tmp_path, capsys, no_run):
+    from nst_helpers.images import save_image
+    from nst_helpers.recipe import describe_input, make_recipe, recipe_pnginfo
+    from nst_helpers.settings import Settings
+
+    content, style = png_copy(CONTENT, tmp_path / "c.png"), png_copy(STYLE, tmp_path / "s.png")
+    mask = tmp_path / "mask.png"
+    Image.new("L", (40, 30), 255).save(mask)
+    recipe = make_recipe(Settings(weights=None), content, [style], {"mask": describe_input(mask)})
+    result = tmp_path / "r.png"
+    save_image(Image.new("RGB", (40, 30)), result, pnginfo=recipe_pnginfo(recipe))
+    before = fingerprint(content, style, mask, result)
+    code, _, err = nst(capsys, "--rerun", result, "-o", mask)
+    assert code == 1
+    one_line(err, f"the rerun output (-o) '{mask}' is the mask '{mask}': refusing to overwrite")
+    code, _, err = nst(capsys, "--rerun", result, "-o", result)
+    one_line(err, "is the recipe PNG (--rerun)")
+    code, _, err = nst(capsys, "--rerun", result, "--steps", 5)
+    one_line(err, "--rerun takes its images and settings from the recipe, so --steps can't be")
+    assert unchanged(before)
+
+
+# --- 2. no silent hang ------------------------------------------------------------------------
+def test_endless_level_plans_are_refused(capsys, no_run):
+    from nst_helpers.rerun import settings_from_recipe
+    from nst_helpers.settings import Settings
+
+    code, _, err = nst(capsys, CONTENT, STYLE, "--start-dim", 1, *TINY[:2])
+    assert code == 1
+    one_line(err, "start_dim 1 with level_ratio 1.41421 needs more than 12 coarse-to-fine levels",
+             "use a start_dim (--start-dim) of at least")  # fmt: skip
+    with pytest.raises(NSTError, match="level_ratio 1.01 needs more than 12 .* level_ratio of at"):
+        Settings(start_dim=16, level_ratio=1.01)
+    with pytest.raises(NSTError, match="needs more than 12 coarse-to-fine levels"):
+        settings_from_recipe({"settings": {"start_dim": 16, "level_ratio": 1.01}})
+
+
+@pytest.mark.parametrize("max_dim", [32, 512, 16384])
+@pytest.mark.parametrize("start", [1, 2, 3, 16, 100])
+@pytest.mark.parametrize("ratio", [1.0001, 1.01, 1.1, 2**0.5, 3.0])
+def test_every_level_plan_is_bounded_or_names_a_fix(max_dim, start, ratio):
+    import re
+
+    from nst_helpers.settings import MAX_LEVELS, Settings
+
+    try:
+        levels = Settings(max_dim=max_dim, start_dim=start, level_ratio=ratio).levels()
+    except NSTError as err:
+        found = re.search(r"start_dim \(--start-dim\) of at least (\d+), or a level_ratio of at "
+                          r"least ([\d.]+)\.$", str(err))  # fmt: skip
+        assert found, err
+        for fix in ({"start_dim": int(found[1])}, {"level_ratio": float(found[2])}):
+            fixed = {"start_dim": start, "level_ratio": ratio, **fix}
+            assert len(Settings(max_dim=max_dim, **fixed).levels()) <= MAX_LEVELS
+        return
+    assert 1 <= len(levels) <= MAX_LEVELS and levels[-1] == max_dim
+    assert levels == sorted(set(levels))  # each level larger than the last
+
+
+@pytest.mark.parametrize("role", ["content", "mask", "recipe", "device"])
+def test_a_pipe_or_device_is_refused_at_once(tmp_path, role):
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)
+    args = {
+        "content": [fifo, STYLE],
+        "mask": [CONTENT, STYLE, "--mask", fifo],
+        "recipe": ["--recipe", fifo],
+        "device": ["/dev/zero", STYLE],
+    }[role]
+    proc = run_nst(*args, "-o", tmp_path / "out.png", *TINY, timeout=60)  # blocking would time out
+    assert proc.returncode == 1
+    one_line(proc.stderr, "is not a regular file (a pipe, device or socket)")
+
+
+# --- 3. no traceback --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "{tmp}/folder.png"], "the output (-o) '{tmp}/folder.png' is a folder: give a file"),
+        (["--seed", 2**63], "seed must be between -2**63 and 2**63 - 1 (TensorFlow's int64)"),
+        (["--seed", -(2**63) - 1], "seed must be between -2**63 and 2**63 - 1"),
+        (["-o", "{tmp}/" + "a" * 300 + ".png"], "is 304 bytes long, more than the 255 this file"),
+        (["--style-scale", "1e6"], "makes the style image 512000000 px on its long side"),
+        (["--max-dim", 100000], "max_dim must be at most 16384 pixels"),
+        (["--gif", "{tmp}/folder.png/a.gif"], "the GIF (--gif) '{tmp}/folder.png/a.gif' is a fo"),
+        (["--gif", "{tmp}/notes.txt/a.gif"], "can't write into '{tmp}/notes.txt': part of that"),
+    ],
+)
+def test_refused_before_the_run_in_one_line(tmp_path, capsys, no_run, args, message):
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "folder.png" / "a.gif").mkdir()
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    args = [str(a).format(tmp=tmp_path) for a in args]
+    before = fingerprint(CONTENT, STYLE)
+    code, out, err = nst(capsys, CONTENT, STYLE, *TINY[:2], "-o", tmp_path / "o.png", *args)
+    assert code == 1 and out == ""
+    one_line(err, message.format(tmp=tmp_path))
+    assert unchanged(before) and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(None, EXIT_INTERRUPTED), (signal.SIGTERM, 143)])
+def test_interrupt_while_the_network_is_built(tmp_path, capsys, monkeypatch, signum, code):
+    import nst_helpers.optimize
+
+    def build(*args, **kwargs):
+        if signum is None:
+            raise KeyboardInterrupt  # Ctrl-C
+        os.kill(os.getpid(), signum)
+        time.sleep(30)  # the handler interrupts this
+
+    monkeypatch.setattr(nst_helpers.optimize, "build_extractor", build)
+    got, out, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", *TINY)
+    assert got == code and out == ""
+    one_line(err, "interrupted before the result was saved: nothing was written.")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_result_that_cannot_be_written_is_saved_nearby(tmp_path, capsys, monkeypatch):
+    import nst_helpers.optimize
+    from nst_helpers.recipe import read_recipe
+
+    output = tmp_path / "out.png"
+    real = nst_helpers.optimize.stylize
+
+    def stylize_then_block_the_output(*args, **kwargs):
+        result = real(*args, **kwargs)
+        output.mkdir()  # the output's name is taken while the run went on
+        return result
+
+    monkeypatch.setattr(nst_helpers.optimize, "stylize", stylize_then_block_the_output)
+    code, out, err = nst(capsys, CONTENT, STYLE, "-o", output, *TINY)
+    (rescued,) = tmp_path.glob("nst-rescued-*.png")
+    assert code == 1 and out == ""
+    one_line(err, f"could not write '{output}' (Is a directory); the result was saved to "
+             f"'{rescued}' instead.")  # fmt: skip
+    assert read_recipe(rescued)["settings"]["steps"] == 1
+
+
+def test_file_names_that_are_not_utf8(tmp_path, capsys):
+    content = os.fsencode(tmp_path) + b"/caf\xe9\x1b[2J.png"
+    png_copy(CONTENT, Path(os.fsdecode(content)))
+    style = png_copy(STYLE, tmp_path / "style.png")
+    output = os.fsencode(tmp_path) + b"/out\xff.png"
+    before = fingerprint(os.fsdecode(content), style)
+    proc = run_nst(content, style, "-o", output, *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"wrote " + os.fsencode(tmp_path) + b"/out\\xff.png (32x24)")
+    assert b"\x1b" not in proc.stdout + proc.stderr
+    code, out, _ = nst(capsys, "--recipe", output)
+    assert code == 0 and json.loads(out)["inputs"]["content"]["name"] == "caf\udce9\x1b[2J.png"
+    code, out, err = nst(capsys, "--rerun", output, "-q")  # the recipe finds the file again
+    assert code == 0, err
+    assert "out\\xff_rerun.png" in out and unchanged(before)
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    from nst_helpers.images import save_image
+    from nst_helpers.recipe import make_recipe, recipe_pnginfo
+    from nst_helpers.settings import Settings
+
+    result = tmp_path / "r.png"
+    recipe = make_recipe(Settings(), CONTENT, [STYLE], {"note": "x" * 100_000})  # > a pipe
+    save_image(Image.new("RGB", (8, 8)), result, pnginfo=recipe_pnginfo(recipe))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "nst_helpers", "--recipe", str(result)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+    proc.stdout.read(10)  # `| head -c 10`
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert err == b""  # no traceback, no "Exception ignored"
+
+
+def test_a_full_standard_output_keeps_the_result(tmp_path):
+    output = tmp_path / "out.png"
+    with open("/dev/full", "w") as full:
+        proc = run_nst(CONTENT, STYLE, "-o", output, *TINY, stdout=full, stderr=subprocess.PIPE,
+                       capture_output=False)  # fmt: skip
+    assert proc.returncode == 1
+    one_line(proc.stderr, "could not write to standard output (No space left on device); "
+             f"{output} was written.")  # fmt: skip
+    with Image.open(output) as img:
+        assert img.size == (32, 21)
+
+
+# --- 8. SIGTERM ends like Ctrl-C ----------------------------------------------------------------
+def test_sigterm_keeps_the_best_image(tmp_path):
+    output = tmp_path / "out.png"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [CONTENT, STYLE, "-o", output, "--weights", "none", "--max-dim", 32, "--steps",
+            100000, "--save-every", 1, "-q"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "nst_helpers", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out_00002.png").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_TERMINATED, err
+    one_line(err, "interrupted; the best image so far was saved.")
+    assert out.startswith(f"wrote {output} (32x21): ".encode()) and b"interrupted" in out
+    with Image.open(output) as img:
+        assert img.size == (32, 21)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_readme_exit_codes_include_sigterm():
+    readme = (ROOT / "README.md").read_text()
+    for code in (0, 1, 2, 3, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED):
+        assert f"\n| {code} | " in readme
+    assert "SIGTERM" in readme
+
+
+# --- 9. the Python API names the fix ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("Settings(unknown=1)", "Settings has no setting 'unknown'. Choose from arch, weights"),
+        ("Settings(stpes=1)", "Settings has no setting 'stpes'; did you mean 'steps'?"),
+        (
+            "Settings(weights=123)",
+            "weights must be 'imagenet', the path of a weights file, or None",
+        ),
+        ("Settings(content_layers=None)", "content_layers must be a layer name or a list of names"),
+        ("Settings(style_layers=3)", "style_layers must be a layer name or a list of names"),
+        ("load_image(None)", "load_image needs the path of an image file, got NoneType"),
+        ("Settings(style_blend='0.5')", "style_blend must be a list of numbers such as (0.7, 0.3)"),
+        ("Settings(style_layer_weights=[1, 'x', 1, 1, 1])", "each style layer weight must be a"),
+        ("Settings(level_steps=5)", "level_steps must be a list of numbers such as (50, 100)"),
+        ("stylize(CONTENT, STYLE, settings='fast')", "pass Settings.preset('fast')"),
+        ("stylize(CONTENT, STYLE, settings={'steps': 1})", "pass Settings(**that_dict)"),
+        ("stylize(CONTENT, STYLE, stpes=1)", "did you mean 'steps'?"),
+    ],
+)
+def test_api_errors_name_the_fix(call, message):
+    from nst_helpers import Settings, load_image, stylize
+
+    names = {"Settings": Settings, "load_image": load_image, "stylize": stylize}
+    with pytest.raises(NSTError) as caught:
+        eval(call, {**names, "CONTENT": CONTENT, "STYLE": STYLE})
+    assert message in str(caught.value)
+
+
+# --- 10. the mask holds for every optimizer -----------------------------------------------------
+@pytest.mark.parametrize("changes", [{}, {"optimizer": "lbfgs"}, {"pyramid": True}])
+def test_black_area_stays_the_photo_with_every_optimizer(tiny_extractor, tiny_settings, changes):
+    import numpy as np
+    from PIL import ImageDraw
+
+    from nst_helpers.optimize import stylize
+
+    content = gradient_image(40, 30, seed=0).resize((32, 24))
+    mask = Image.new("L", (32, 24), 0)
+    ImageDraw.Draw(mask).ellipse((8, 4, 24, 20), fill=255)
+    settings = tiny_settings.replace(steps=15, style_weight=100.0, lr=0.05, **changes)
+    result = stylize(content, gradient_image(36, 36, seed=1).rotate(90), settings, mask=mask,
+                     extractor=tiny_extractor)  # fmt: skip
+    change = np.abs(np.asarray(result.best_image, float) - np.asarray(content, float)).max(axis=2)
+    corners = np.concatenate([change[:3, :3], change[:3, -3:], change[-3:, :3], change[-3:, -3:]])
+    assert corners.max() <= 1  # the photo itself, to the rounding of 8-bit pixels
+    assert change[10:14, 14:18].mean() > 5  # and the style inside
+
+
+def test_help_and_readme_promise_the_mask_for_any_optimizer():
+    from nst_helpers.cli import build_parser
+
+    assert "black the result stays the photo (soft edge); any optimizer" in " ".join(
+        build_parser().format_help().split()
+    )
+    assert (
+        "black areas stay the photo (soft edge), with either optimizer"
+        in (ROOT / "README.md").read_text()
+    )

@@ -1,0 +1,140 @@
+"""The benchmarks' independent judge: its distances on analytic cases, and the Pareto rule."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import CONTENT, ROOT, STYLE, gradient_image
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import judge  # noqa: E402
+
+
+def test_relative_distance_is_zero_for_equal_and_invariant_to_scale():
+    rng = np.random.default_rng(0)
+    target, value = rng.random((3, 5)), rng.random((3, 5))
+    assert judge.relative_distance(target, target) == 0.0
+    # ||v - t|| / ||t||, by hand
+    expected = np.linalg.norm(value - target) / np.linalg.norm(target)
+    assert judge.relative_distance(value, target) == pytest.approx(expected, rel=1e-12)
+    # Scaling both (a judge with k-times larger activations) changes nothing.
+    assert judge.relative_distance(7.0 * value, 7.0 * target) == pytest.approx(expected)
+
+
+def test_gram_scaling_leaves_the_style_distance_unchanged():
+    import nst_helpers as nst
+
+    features = tf.random.stateless_uniform((1, 6, 5, 4), seed=(1, 2))
+    other = tf.random.stateless_uniform((1, 6, 5, 4), seed=(3, 4))
+    plain = judge.relative_distance(nst.gram_matrix(other), nst.gram_matrix(features))
+    scaled = judge.relative_distance(nst.gram_matrix(3 * other), nst.gram_matrix(3 * features))
+    assert nst.gram_matrix(3 * features).numpy() == pytest.approx(9 * nst.gram_matrix(features))
+    assert scaled == pytest.approx(plain, rel=1e-6)
+
+
+def test_pareto_rule_needs_both_distances():
+    base = judge.Scores(content=0.5, style=0.4)
+    assert judge.Scores(0.5, 0.4).at_or_below(base)  # equal counts
+    assert judge.Scores(0.4, 0.3).at_or_below(base)
+    assert not judge.Scores(0.4, 0.5).at_or_below(base)  # more stylized is not enough
+    assert not judge.Scores(0.6, 0.1).at_or_below(base)
+
+
+def test_content_scores_zero_content_and_the_style_image_scores_zero_style():
+    rater = judge.Judge(weights=None)  # random weights: the identities hold for any network
+    content, style = gradient_image(48, 40, seed=0), gradient_image(60, 60, seed=1)
+    photo = rater.score(content, content, style)
+    assert photo.content == 0.0 and photo.style > 0.05
+    # The style image, as the result, at the content's size (the judge resizes both to it).
+    painting = style.resize(content.size, Image.Resampling.LANCZOS)
+    assert rater.score(painting, content, style).style == pytest.approx(0.0, abs=1e-6)
+    # Arrays in [0, 1] score the same as the PIL image they make.
+    array = np.asarray(content, np.float32) / 255.0
+    assert rater.score(array, content, style) == photo
+
+
+@pytest.mark.real_weights
+def test_hed_judge_ranks_a_stylized_image_between_photo_and_painting(weights_path):
+    if not judge.HED_WEIGHTS.is_file():
+        pytest.fail(f"the judge needs {judge.HED_WEIGHTS}")
+    rater = judge.Judge()
+    content, style = Image.open(CONTENT).convert("RGB"), Image.open(STYLE).convert("RGB")
+    size = (128, 85)
+    content = content.resize(size)
+    photo = rater.score(content, content, style)
+    mixed = Image.blend(content, style.resize(size), 0.5)
+    half = rater.score(mixed, content, style)
+    assert photo.content == 0.0
+    assert half.content > 0.0 and half.style < photo.style
+
+
+def test_default_mode_is_the_fastest_that_wins_on_every_pair():
+    import time_to_quality as ttq
+
+    def record(**ratios):
+        return {"modes": {name: {"ratio": ratio} for name, ratio in ratios.items()}}
+
+    records = [record(a=20.0, b=30.0, c=50.0), record(a=16.0, b=12.0, c=None)]
+    # c is fastest on one pair but never reaches the target on the other: it can't be default;
+    # of a (worst pair 16x) and b (worst pair 12x), a is the faster on every pair it must win.
+    assert ttq.choose_default(records) == "a"
+    assert ttq.choose_default([record(a=None), record(a=2.0)]) is None
+
+
+def test_scores_at_a_time_are_the_last_judged_before_it():
+    import time_to_quality as ttq
+
+    trace = [
+        {"seconds": s, "content": c, "style": 1.0} for s, c in ((5, 0.1), (50, 0.2), (70, 0.3))
+    ]
+    assert ttq.at_time(trace, 60)["content"] == 0.2
+    assert ttq.at_time(trace, 4) is None
+
+
+@pytest.mark.slow
+@pytest.mark.real_weights
+def test_time_to_quality_smoke_run_writes_json_markdown_and_a_side_by_side(weights_path, tmp_path):
+    import json
+
+    import time_to_quality as ttq
+
+    out = tmp_path / "ttq.json"
+    assert ttq.main(["--setting", "smoke", "--weights", str(weights_path), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    (record,) = data["pairs"]
+    assert record["pair"] == "cat x swirl" and record["plain_steps"] == 6
+    assert (
+        record["photo"]["content"] == 0.0 and record["photo"]["style"] > record["target"]["style"]
+    )
+    assert set(record["modes"]) == set(ttq.MODES)
+    page = (tmp_path / "TIME_TO_QUALITY.md").read_text()
+    assert page == ttq.render(data) and "cat x swirl" in page
+    assert (tmp_path / record["side_by_side"]).is_file()
+    (tmp_path / "TIME_TO_QUALITY.md").unlink()
+    assert ttq.main(["--render", "--out", str(out)]) == 0  # the markdown from the JSON alone
+    assert (tmp_path / "TIME_TO_QUALITY.md").read_text() == page
+
+
+@pytest.mark.slow
+@pytest.mark.real_weights
+def test_gpu_check_runs_on_a_cpu_at_a_tiny_size(weights_path, tmp_path):
+    import json
+
+    import gpu_check
+
+    out = tmp_path / "gpu_check.json"
+    args = ["--weights", str(weights_path), "--sizes", "32", "--archs", "vgg16", "--steps", "1"]
+    args += ["--match-steps", "3", "--match-dim", "48", "--skip-judged", "--out", str(out)]
+    assert gpu_check.main(args) == 0
+    data = json.loads(out.read_text())
+    configs = {(row["precision"], row["xla"]) for row in data["steps"]}
+    assert configs == {("float32", False), ("float32", True), ("float16", False), ("float16", True)}
+    assert all(row["seconds_per_step"] > 0 for row in data["steps"])
+    match = data["float16"]
+    assert match["float32"]["nan"] is False and isinstance(match["matches"], bool)
+    assert "GPU check" in (tmp_path / "GPU_CHECK.md").read_text()
