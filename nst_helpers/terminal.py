@@ -259,9 +259,10 @@ def quiet_tensorflow_logs() -> Iterator[None]:
     red blocks that look like a broken install. They are dropped; any other line written to file
     descriptor 2 inside the block is printed after it, and exceptions propagate.
 
-    Example:
-        >>> with quiet_tensorflow_logs():  # doctest: +SKIP
-        ...     import tensorflow as tf
+    Example::
+
+        with quiet_tensorflow_logs():
+            import tensorflow as tf
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with captured_stderr(drop=_STARTUP_NOISE):
