@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from nst_helpers.checks import check_size
+from nst_helpers.decoding import (
+    apply_orientation,
+    check_decode_memory,
+    to_rgb,
+    turns_sideways,
+    unreadable,
+)
 from nst_helpers.errors import NSTError
 
 # ImageNet channel means in BGR order, as in Keras' `vgg16/vgg19.preprocess_input` (caffe mode).
@@ -28,16 +35,19 @@ VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_REDUCING_GAP = 3  # shrink by whole factors to 3x the target size, then filter (see resize_image)
 TEMP_MARKER = ".nst-"  # in the names of atomic_write's temporary files: ".NAME.nst-PID-XXXX.tmp"
 
 
 def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Image:
     """Opens an image file as an RGB Pillow image, upright, optionally resized.
 
-    Applies the EXIF orientation, reads only the first frame of animations, composites
-    transparency onto white, and scales 16-bit images down to 8 bits (instead of clipping them).
+    Applies the EXIF orientation (a damaged EXIF block is ignored: the pixels are kept as
+    stored), reads only the first frame of animations, composites transparency onto white, and
+    scales 16-bit images down to 8 bits (instead of clipping them). The header is read first:
+    an image too large to decode in the memory available is refused before decoding. With
+    `max_dim`, a JPEG much larger than that is decoded at 1/2, 1/4 or 1/8 size (Pillow's
+    `draft`), still at least three times `max_dim`, which cuts the decode's memory.
 
     Args:
         path: An image file Pillow can read (JPEG, PNG, WebP, BMP, GIF, TIFF...).
@@ -47,8 +57,9 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Ima
         An RGB image.
 
     Raises:
-        NSTError: The file is missing, is a directory, is not an image, is truncated, or is larger
-            than Pillow's decompression-bomb limit.
+        NSTError: The file is missing, is a directory, can't be read (permissions), is not an
+            image, is truncated or corrupt, is larger than Pillow's decompression-bomb limit, or
+            needs more memory to decode than is available. No other exception escapes.
 
     Example::
 
@@ -69,68 +80,47 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Ima
             f"'{path}' is not a regular file (a pipe, device or socket): save the image to a file "
             "and give that file's path."
         )
+    return _decode(path, max_dim)
+
+
+def _decode(path: Path, max_dim: int | None) -> Image.Image:
+    """The first frame of `path`, upright, in RGB, resized for `max_dim`; failures: NSTError."""
     try:
-        with warnings.catch_warnings():
+        handle = open(path, "rb")  # noqa: SIM115 (closed below; its errors are told apart)
+    except OSError as err:
+        raise unreadable(path, err) from None
+    try:
+        with handle, warnings.catch_warnings():
             # Pillow warns between its pixel limit and twice that; we refuse at twice, like Pillow.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.seek(0)  # first frame of a GIF / multi-page TIFF
-                img.load()
-                img = ImageOps.exif_transpose(img)
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata
+            img = Image.open(handle)  # reads the header only
+            if img.tell() != 0:  # the first frame of a GIF or multi-page TIFF (as opened)
+                img.seek(0)
+            stored = img.size
+            if max_dim is not None:  # a JPEG is then decoded at a reduced size (no-op otherwise)
+                width, height = scaled_size(stored, max_dim)
+                img.draft(None, (width * _REDUCING_GAP, height * _REDUCING_GAP))
+            check_decode_memory(path, img.size)
+            img.load()
+            if turns_sideways(img):
+                stored = stored[::-1]
+            apply_orientation(img)
+            try:
                 rgb = to_rgb(img)
-    except Image.DecompressionBombError as err:
-        raise NSTError(
-            f"'{path}' is too large to open safely ({err}). Downscale it with an image editor, or "
-            "if you trust the file raise PIL.Image.MAX_IMAGE_PIXELS before loading it."
-        ) from None
-    except UnidentifiedImageError:
-        raise NSTError(
-            f"'{path}' is not an image Pillow can read. Use JPEG, PNG, WebP, BMP, GIF or TIFF file."
-        ) from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise NSTError(
-            f"'{path}' could not be decoded ({err}): the file is truncated or corrupt. "
-            "Re-download or re-export it."
-        ) from None
-    if max_dim is not None:
-        rgb = resize_image(rgb, max_dim)
-    return rgb
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-    """Converts a Pillow image of any mode to 8-bit RGB without clipping or black backgrounds.
-
-    Args:
-        img: An image in any Pillow mode (L, LA, P, RGBA, CMYK, I;16, I, F, ...).
-
-    Returns:
-        An RGB image. Transparent areas become white; 16-bit and float images are scaled into
-        0..255 rather than clipped.
-    """
-    if img.mode in _SIXTEEN_BIT_MODES or img.mode == "F":
-        return Image.fromarray(_high_depth_to_uint8(np.asarray(img))).convert("RGB")
-    if img.mode == "P" or img.mode == "PA":
-        img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
-    if img.mode in _ALPHA_MODES:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def _high_depth_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Scales a 16-bit integer or float greyscale array into uint8.
-
-    Integer images are taken as 16-bit (0..65535) unless every value fits in 8 bits; float
-    images as 0..1 unless they exceed 1.
-    """
-    peak = float(values.max(initial=0))
-    if np.issubdtype(values.dtype, np.floating) and peak <= 1.0:
-        top = 1.0
-    else:
-        top = 255.0 if peak <= 255 else 65535.0
-    values = values.astype(np.float64)
-    return np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8)
+            except NSTError as err:  # a mode without a conversion to RGB
+                raise NSTError(f"'{path}': {err}") from None
+    except NSTError:
+        raise
+    except Exception as err:  # Pillow's decoders raise many types on damaged files
+        raise unreadable(path, err) from None
+    if max_dim is None:
+        return rgb
+    # The size the whole image would be resized to, whatever size `draft` decoded it at.
+    size = scaled_size(stored, max_dim)
+    if size == rgb.size:
+        return rgb
+    return rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=float(_REDUCING_GAP))
 
 
 def resize_image(img: Image.Image, max_dim: int) -> Image.Image:
@@ -151,7 +141,7 @@ def resize_image(img: Image.Image, max_dim: int) -> Image.Image:
     size = scaled_size(img.size, max_dim)
     if size == img.size:
         return img
-    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=float(_REDUCING_GAP))
 
 
 def scaled_size(size: tuple[int, int], max_dim: int) -> tuple[int, int]:
@@ -187,12 +177,19 @@ def prepare_images(content, style, settings, max_dim: int | None = None) -> tupl
     Returns:
         (content, style) as RGB PIL images; style is a list when a list was given.
     """
+
+    def working(source, what: str, dim: int) -> Image.Image:
+        # An RGB image is resized as it is: no full-size copy (4 bytes a pixel) at every level.
+        if not (isinstance(source, Image.Image) and source.mode == "RGB"):
+            source = as_image(source, what)
+        return resize_image(source, dim)
+
     max_dim = max_dim or settings.max_dim
-    content = resize_image(as_image(content, "content"), max_dim)
+    content = working(content, "content", max_dim)
     style_dim = max(1, round(max_dim * settings.style_scale))
     if isinstance(style, (list, tuple)):
-        return content, [resize_image(as_image(s, "style"), style_dim) for s in style]
-    return content, resize_image(as_image(style, "style"), style_dim)
+        return content, [working(s, "style", style_dim) for s in style]
+    return content, working(style, "style", style_dim)
 
 
 def image_to_tensor(img: Image.Image):

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from nst_helpers.errors import NSTError
-from nst_helpers.images import vgg_preprocess
+from nst_helpers.images import scaled_size, vgg_preprocess
 
 ARCHITECTURES = ("vgg16", "vgg19")
 POOLINGS = ("max", "avg")
@@ -187,19 +187,59 @@ class FeatureExtractor:
         """The smallest image side, in pixels, that reaches every chosen layer."""
         return min_input_size(self.arch, self.content_layers + self.style_layers)
 
-    def check_image_size(self, height: int, width: int, what: str = "image") -> None:
-        """Raises an NSTError naming a size that works if an image is too small for the network."""
+    def check_image_size(
+        self,
+        height: int,
+        width: int,
+        what: str = "image",
+        *,
+        source_size: tuple[int, int] | None = None,
+        scale: float = 1.0,
+        setting: str = "max_dim (--max-dim)",
+    ) -> None:
+        """Raises an NSTError naming a size that works if an image is too small for the network.
+
+        The image (`what`) enters at `height` x `width`, resized from `source_size` (default: the
+        same) to a long side of `round(scale * setting)`; the message names the smallest
+        `setting` that works (`smallest_dim`)."""
         need = self.min_size
         if min(height, width) >= need:
             return
         deepest = max(self.content_layers + self.style_layers, key=layer_names(self.arch).index)
-        long_needed = -(-need * max(height, width) // min(height, width))  # ceil division
+        works = smallest_dim(source_size or (width, height), need, scale)
+        from nst_helpers.settings import MAX_SIDE  # settings imports this module
+
+        fix = f"Use a {setting} of at least {works} for this aspect ratio, or use shallower layers."
+        if max(works, round(works * scale)) > MAX_SIDE:  # past what Settings accepts
+            fix = (
+                f"No {setting} up to {MAX_SIDE} px is enough for this aspect ratio (it would take "
+                f"{works}): crop the image to a less elongated shape, or use shallower layers."
+            )
         raise NSTError(
             f"the {what} is {width}x{height} px, too small for {self.arch.upper()}: reaching layer "
             f"{deepest} halves the image {pools_before(self.arch, deepest)} times, so each side "
-            f"needs at least {need} px. Use a max_dim (--max-dim) of at least {long_needed} for "
-            "this aspect ratio, or use shallower layers."
+            f"needs at least {need} px. {fix}"
         )
+
+
+def smallest_dim(source_size: tuple[int, int], need: int, scale: float = 1.0) -> int:
+    """The smallest max_dim resizing `source_size` (`images.scaled_size`'s rounding) to both
+    sides >= `need` px, with a long side of `max(1, round(max_dim * scale))`.
+
+    >>> smallest_dim((10, 10000), 16)  # 10 * 15500 / 10000 = 15.5 rounds to 16
+    15500
+    """
+
+    def works(max_dim: int) -> bool:
+        return min(scaled_size(source_size, max(1, round(max_dim * scale)))) >= need
+
+    low, high = 0, 1  # never works(low); works(high) once found
+    while not works(high):
+        low, high = high, high * 2
+    while high - low > 1:  # the short side never shrinks as max_dim grows: bisect
+        middle = (low + high) // 2
+        low, high = (low, middle) if works(middle) else (middle, high)
+    return high
 
 
 def build_extractor(

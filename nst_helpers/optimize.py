@@ -150,7 +150,8 @@ def stylize_variants(
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
     if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
-        check_memory(settings, *imgs.scaled_size(content_img.size, settings.max_dim))
+        size = imgs.scaled_size(content_img.size, settings.max_dim)
+        check_memory(settings, *size, style_sizes=[s.size for s in style_imgs])
     extractor = matching_extractor(extractor, settings)
     _check_level_sizes(extractor, settings, content_img, style_imgs)
 
@@ -185,13 +186,22 @@ def _has_gpu() -> bool:
 
 def _check_level_sizes(extractor, settings: Settings, content_img, style_imgs) -> None:
     """Fails fast, before any work, if a level is too small for the network."""
-    for size in settings.levels():
+    levels = settings.levels()  # the message names a size that works for the smallest level
+    setting = "max_dim (--max-dim)"
+    if len(levels) > 1:
+        setting = "start_dim (--start-dim) and max_dim (--max-dim)"
+    for size in levels:
         width, height = imgs.scaled_size(content_img.size, size)
-        extractor.check_image_size(height, width, "content image")
+        extractor.check_image_size(
+            height, width, "content image", source_size=content_img.size, setting=setting
+        )
         style_dim = max(1, round(size * settings.style_scale))
         for style_img in style_imgs:
             width, height = imgs.scaled_size(style_img.size, style_dim)
-            extractor.check_image_size(height, width, "style image")
+            extractor.check_image_size(
+                height, width, "style image", source_size=style_img.size,
+                scale=settings.style_scale, setting=setting,
+            )  # fmt: skip
 
 
 def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:

@@ -31,16 +31,16 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from nst_helpers.decoding import check_decode_memory, is_damage, turns_sideways, unreadable
 from nst_helpers.errors import NSTError
 from nst_helpers.settings import Settings
 
 RECIPE_KEY = "nst_recipe"
 RECIPE_VERSION = 1
 
-_EXIF_ORIENTATION = 0x0112
-_ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # the first 8 bytes of every PNG file
 _CHUNK = 1 << 20
 
 
@@ -164,15 +164,17 @@ def _check_file(path: Path, what: str) -> None:
 def _upright_size(path: Path, what: str) -> tuple[int, int]:
     """(width, height) as displayed: reads only the header, applies EXIF rotation."""
     try:
-        with Image.open(path) as img:
+        with open(path, "rb") as handle, Image.open(handle) as img:
             width, height = img.size
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            sideways = turns_sideways(img)  # as load_image turns it (a damaged EXIF: not at all)
+    except UnidentifiedImageError:
         raise NSTError(
             f"{what} '{path}' is not an image Pillow can read. Use a JPEG, PNG, WebP, BMP, GIF "
             "or TIFF file."
         ) from None
-    return (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)
+    except Exception as err:  # Pillow raises many types on damaged files
+        raise NSTError(f"{what}: {unreadable(path, err)}") from None
+    return (height, width) if sideways else (width, height)
 
 
 def _jsonable(value, where: str):
@@ -226,7 +228,7 @@ def recipe_pnginfo(recipe: dict) -> dict[str, str]:
 
 
 def read_recipe(path: str | os.PathLike) -> dict:
-    """Reads the recipe embedded in a PNG written with `recipe_pnginfo`.
+    """Reads the recipe embedded in a PNG written with `recipe_pnginfo`, without its pixels.
 
     Args:
         path: A PNG file.
@@ -235,7 +237,8 @@ def read_recipe(path: str | os.PathLike) -> dict:
         The recipe dict.
 
     Raises:
-        NSTError: The file is missing, not a PNG, has no recipe, or its recipe is damaged.
+        NSTError: The file is missing, unreadable, not a PNG, truncated, over Pillow's text
+            limits, has no recipe, or its recipe is damaged; the message says which.
 
     Example::
 
@@ -244,25 +247,35 @@ def read_recipe(path: str | os.PathLike) -> dict:
     """
     path = Path(path)
     _check_file(path, "image")
-    fmt, text = None, None
     try:
-        with Image.open(path) as img:
-            fmt = img.format
-            if fmt == "PNG":
-                # save_image writes text before the pixels, where opening already read it; text
-                # after the pixels (other writers) needs `img.text`, which decodes the image.
-                text = img.info.get(RECIPE_KEY)
-                text = img.text.get(RECIPE_KEY) if text is None else text
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
-        if fmt == "PNG":
-            raise NSTError(
-                f"'{path}' could not be read: the PNG is truncated or corrupt, so its nst recipe "
-                "is lost."
-            ) from None
-    if fmt != "PNG":
+        with open(path, "rb") as handle:
+            if handle.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+                raise NSTError(
+                    f"'{path}' is not a PNG, so it has no nst recipe: only PNGs written by nst "
+                    "carry one."
+                )
+            handle.seek(0)
+            # The PNG plugin reads the chunks before the pixels, not the pixels, so it needs no
+            # decompression-bomb check (Image.open's); Pillow's text limits still hold.
+            img = PngImagePlugin.PngImageFile(handle)
+            text = img.info.get(RECIPE_KEY)
+            if text is None:  # text after the pixels (other writers) needs `img.text`: a decode
+                if img.width * img.height > 2 * (Image.MAX_IMAGE_PIXELS or math.inf):
+                    raise Image.DecompressionBombError(
+                        f"no nst recipe before the pixels, and {img.width}x{img.height} px are "
+                        "too many to decode to look after them"
+                    )
+                check_decode_memory(path, img.size)
+                text = img.text.get(RECIPE_KEY)
+    except NSTError:
+        raise
+    except Exception as err:  # Pillow raises many types on damaged files
+        if not is_damage(err):
+            raise unreadable(path, err) from None
         raise NSTError(
-            f"'{path}' is not a PNG, so it has no nst recipe: only PNGs written by nst carry one."
-        )
+            f"'{path}' could not be read: the PNG is truncated or corrupt, so its nst recipe is "
+            "lost."
+        ) from None
     if text is None:
         raise NSTError(f"'{path}' has no nst recipe: only PNGs written by nst carry one.")
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,23 @@ def png_bytes(image: Image.Image) -> bytes:
 def small_pair():
     """A (content, style) pair of small PIL images with different statistics."""
     return gradient_image(40, 30, seed=0), gradient_image(36, 36, seed=1).rotate(90)
+
+
+def png_file(path, width: int, height: int, chunks=(), bit_depth: int = 1) -> bytes:
+    """Writes a valid greyscale PNG of any size (black; rows streamed through zlib) with extra
+    chunks before its pixels; returns its bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    row = b"\0" * (1 + (width * bit_depth + 7) // 8)  # filter byte + the row's pixels
+    packer = zlib.compressobj(9)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+    data += b"".join(chunk(kind, body) for kind, body in chunks)
+    data += chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    path.write_bytes(data)
+    return data

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
+import json
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
+from conftest import png_file
 from nst_helpers.errors import NSTError
 from nst_helpers.images import (
     image_to_tensor,
@@ -204,3 +214,153 @@ def test_save_errors(tmp_path, small_pair):
     blocker.write_text("x")
     with pytest.raises(NSTError, match="can't write into .*part of that path is a file"):
         save_image(content, blocker / "out.png")
+
+
+# --- hostile input (issue 14): damaged EXIF, unreadable files, huge headers, text limits ---
+
+
+def exif_with_wrong_entry(tag: int, new_tag: int | None = None, new_type: int | None = None):
+    """EXIF bytes with orientation 6 and a Software entry whose tag or type is then corrupted,
+    the way a flipped byte corrupts it (the value no longer fits what the tag expects)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x0131] = "Software"
+    data = bytearray(exif.tobytes())
+    tiff = 6  # after b"Exif\0\0"
+    order = "big" if data[tiff : tiff + 2] == b"MM" else "little"
+    first = tiff + int.from_bytes(data[tiff + 4 : tiff + 8], order)
+    for entry in range(int.from_bytes(data[first : first + 2], order)):
+        at = first + 2 + 12 * entry
+        if int.from_bytes(data[at : at + 2], order) == tag:
+            if new_tag is not None:
+                data[at : at + 2] = new_tag.to_bytes(2, order)
+            if new_type is not None:  # one value of the new type, from the text's 8 bytes
+                data[at + 2 : at + 8] = new_type.to_bytes(2, order) + (1).to_bytes(4, order)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("new_tag", "new_type", "raised"),
+    [
+        (0x0117, None, struct.error),  # StripByteCounts (a LONG) holding text
+        (0x011A, None, TypeError),  # XResolution (a RATIONAL) holding text
+        (None, 5, AttributeError),  # Software (text) read as a RATIONAL
+    ],
+)
+def test_damaged_exif_keeps_the_pixels(tmp_path, new_tag, new_type, raised):
+    img = Image.new("RGB", (20, 10), (0, 0, 0))
+    img.paste((255, 255, 255), (0, 0, 5, 10))  # white stripe on the left
+    path = tmp_path / "damaged_exif.jpg"
+    img.save(path, exif=exif_with_wrong_entry(0x0131, new_tag, new_type), quality=95)
+    before = path.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's "Truncated File Read" and such
+        with Image.open(path) as opened:
+            opened.load()  # Pillow decodes the file, but its EXIF helper fails
+            with pytest.raises(raised):
+                ImageOps.exif_transpose(opened)
+    upright = load_image(path)
+    assert upright.size == (10, 20)  # the orientation itself was readable, and is applied
+    assert pixel(upright, (5, 1))[0] > 200 and pixel(upright, (5, 18))[0] < 50
+    assert load_image(path, max_dim=40).size == (20, 40)
+    assert path.read_bytes() == before
+
+
+def deny_reading(monkeypatch, path):
+    """Makes `path` unreadable: chmod 000, and (as root reads anything) an open that refuses it
+    with the error the operating system gives a user."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        real_open = builtins.open
+
+        def refusing_open(file, *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and Path(file) == path:
+                raise PermissionError(errno.EACCES, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", refusing_open)
+
+
+def test_unreadable_file_says_permission_denied(tmp_path, monkeypatch, capsys):
+    from nst_helpers.cli import main
+    from nst_helpers.recipe import read_recipe
+
+    path = tmp_path / "locked.png"
+    Image.new("RGB", (8, 8)).save(path)
+    before = path.read_bytes()
+    deny_reading(monkeypatch, path)
+    message = r"can't read '.*locked.png': permission denied. Give yourself read access"
+    with pytest.raises(NSTError, match=message):
+        load_image(path)
+    with pytest.raises(NSTError, match=message):
+        read_recipe(path)
+    assert main([str(path), str(path), "-o", str(tmp_path / "out.png")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "permission denied" in err
+    assert "Traceback" not in err and "truncated or corrupt" not in err
+    monkeypatch.undo()
+    path.chmod(0o644)
+    assert path.read_bytes() == before
+
+
+def test_odd_modes_and_values_become_rgb(monkeypatch):
+    floats = np.array([[np.nan, np.inf, -np.inf, 0.5]], dtype=np.float32)
+    rgb = to_rgb(Image.fromarray(floats))  # NaN -> 0, inf -> the top, -inf -> 0, no warning
+    assert [pixel(rgb, (x, 0))[0] for x in range(4)] == [0, 255, 0, 128]
+    premultiplied = to_rgb(Image.new("La", (2, 2), (100, 128)))  # half-covered grey 199
+    assert pixel(premultiplied) == pytest.approx((227, 227, 227), abs=1)
+
+    def unsupported(self, mode=None, *args, **kwargs):  # as Pillow says for e.g. BGR;24
+        raise ValueError(f"conversion from {self.mode} to {mode} not supported")
+
+    monkeypatch.setattr(Image.Image, "convert", unsupported)
+    with pytest.raises(NSTError, match=r"can't convert an image in color mode CMYK to RGB \("):
+        to_rgb(Image.new("CMYK", (2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("chunks", "size", "message"),
+    [
+        # A 50 MB comment, compressed: more than Pillow decompresses for one text chunk.
+        (
+            [(b"zTXt", b"comment\0\0" + zlib.compress(b"x" * 50 * 2**20))],
+            (8, 8),
+            r"holds more text \(metadata\) than Pillow reads safely \(Decompressed data too "
+            r"large for PngImagePlugin.MAX_TEXT_CHUNK\). If you trust the file, raise "
+            r"PIL.PngImagePlugin.MAX_TEXT_CHUNK and MAX_TEXT_MEMORY",
+        ),
+        # No recipe before the pixels, and 30000x30000 px to decode to look after them.
+        (
+            [],
+            (30000, 30000),
+            r"too large to open safely \(no nst recipe before the pixels, and 30000x30000 px "
+            r"are too many to decode to look after them\).*MAX_IMAGE_PIXELS",
+        ),
+    ],
+)
+def test_valid_pngs_get_the_real_cause_not_not_a_png(tmp_path, capsys, chunks, size, message):
+    from nst_helpers.cli import main
+    from nst_helpers.recipe import read_recipe
+
+    path = tmp_path / "valid.png"
+    before = png_file(path, *size, chunks)
+    with pytest.raises(NSTError, match=message):
+        read_recipe(path)
+    assert main(["--recipe", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "not a PNG" not in err
+    assert "Traceback" not in err
+    assert path.read_bytes() == before
+
+
+def test_huge_png_with_its_recipe_before_the_pixels_is_read_without_decoding(tmp_path):
+    from nst_helpers.recipe import RECIPE_KEY, read_recipe
+
+    path = tmp_path / "huge.png"
+    recipe = {"recipe_version": 1}
+    text = RECIPE_KEY.encode() + b"\0\0\0\0\0" + json.dumps(recipe).encode()  # as save_image
+    before = png_file(path, 30000, 30000, [(b"iTXt", text)])
+    assert read_recipe(path) == recipe  # no pixels decoded, so no decompression bomb
+    with pytest.raises(NSTError, match="too large to open safely"):
+        load_image(path)  # decoding it is refused, as Pillow refuses it
+    assert path.read_bytes() == before

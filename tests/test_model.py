@@ -1,6 +1,9 @@
-"""The VGG feature extractor: layer names, shapes, truncation, freezing and weight errors."""
+"""The VGG feature extractor: layer names, shapes, truncation, freezing, weight errors, and the
+image size each layer needs (named so it works on the first try)."""
 
 from __future__ import annotations
+
+import re
 
 import keras
 import numpy as np
@@ -8,13 +11,16 @@ import pytest
 import tensorflow as tf
 
 from nst_helpers.errors import NSTError
+from nst_helpers.images import scaled_size
 from nst_helpers.model import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
+    FeatureExtractor,
     build_extractor,
     layer_names,
     min_input_size,
 )
+from nst_helpers.optimize import stylize
 
 
 def test_layer_names_match_keras():
@@ -91,9 +97,37 @@ def test_too_small_image_says_what_size_works(tiny_extractor):
         NSTError,
         match=r"the content image is 40x10 px, too small for VGG16: "
         r"reaching layer block5_conv1 halves the image 4 times, so each side needs "
-        r"at least 16 px. Use a max_dim \(--max-dim\) of at least 64",
-    ):
+        r"at least 16 px. Use a max_dim \(--max-dim\) of at least 62 for this aspect ratio",
+    ):  # 62 px long: 10 * 62 / 40 = 15.5, which rounds to 16 (64 is more than needed)
         extractor.check_image_size(10, 40, "content image")
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.37, 3.0])
+@pytest.mark.parametrize(
+    "source", [(10, 10000), (10000, 10), (3, 7001), (1, 65536), (17, 1000), (999, 1000), (7, 9)]
+)
+def test_the_suggested_max_dim_works_on_the_first_try(source, scale):
+    # The way stylize sizes an image at a max_dim: long side round(max_dim * scale), then
+    # scaled_size's rounding. The number the message names must pass, and one less must not;
+    # past the largest max_dim Settings accepts, the message says that no max_dim will do.
+    from nst_helpers.settings import MAX_SIDE
+
+    extractor = FeatureExtractor(None, "vgg16", None, ("block4_conv2",), ("block5_conv1",))
+
+    def check(max_dim: int) -> None:
+        width, height = scaled_size(source, max(1, round(max_dim * scale)))
+        extractor.check_image_size(height, width, "style image", source_size=source, scale=scale)
+
+    with pytest.raises(NSTError) as err:
+        check(4)
+    message = str(err.value)
+    named = re.search(r"of at least (\d+) for this aspect ratio|it would take (\d+)\)", message)
+    suggested = int(named.group(1) or named.group(2))
+    too_large = max(suggested, round(suggested * scale)) > MAX_SIDE
+    assert ("No max_dim (--max-dim) up to 16384 px is enough" in message) == too_large
+    check(suggested)  # passes
+    with pytest.raises(NSTError):
+        check(suggested - 1)
 
 
 def test_missing_weights_file(tmp_path):
@@ -136,3 +170,20 @@ def test_same_input_same_features(tiny_extractor):
     first, _ = tiny_extractor(image)
     second, _ = tiny_extractor(image.copy())
     np.testing.assert_array_equal(first["block3_conv1"], second["block3_conv1"])
+
+
+def test_a_thin_image_is_told_a_max_dim_that_works_on_the_first_try(
+    tmp_path, tiny_extractor, tiny_settings
+):
+    from conftest import gradient_image
+
+    thin, style = tmp_path / "thin.png", tmp_path / "style.png"
+    gradient_image(10, 10000).save(thin)  # the issue's 10x10000 px image
+    gradient_image(36, 36, seed=1).save(style)
+    settings = tiny_settings.replace(steps=1, style_scale=0.01)  # keeps the style image small
+    with pytest.raises(NSTError, match=r"Use a max_dim \(--max-dim\) of at least (\d+) ") as err:
+        stylize(thin, style, settings, extractor=tiny_extractor)
+    suggested = int(err.value.args[0].split("of at least ")[1].split()[0])
+    assert suggested == 3500  # 10 * 3500 / 10000 = 3.5 rounds to 4, the network's minimum
+    result = stylize(thin, style, settings, extractor=tiny_extractor, max_dim=suggested)
+    assert result.image.size == (4, 3500)

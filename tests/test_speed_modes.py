@@ -1,4 +1,4 @@
-"""L-BFGS, coarse-to-fine levels, low precision, time budgets, presets and the memory check."""
+"""L-BFGS, coarse-to-fine levels, low precision, time budgets and presets (memory: test_memory)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from nst_helpers.errors import NSTError
-from nst_helpers.memory import check_memory, estimate_memory
 from nst_helpers.model import build_extractor, check_precision, resolve_precision
 from nst_helpers.optimize import stylize
 from nst_helpers.settings import Settings
@@ -142,27 +141,6 @@ def test_presets():
         Settings.preset("turbo")
 
 
-def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
-    settings = Settings(arch="vgg19", max_dim=1024)
-    sizes = [estimate_memory(settings, side, side) for side in (256, 512, 1024)]
-    assert sizes == sorted(sizes) and sizes[2] > 2 * sizes[1]
-    assert estimate_memory(settings.replace(precision="bfloat16"), 1024, 1024) < sizes[2]
-    assert estimate_memory(settings.replace(optimizer="lbfgs"), 1024, 1024) > sizes[2]
-    assert check_memory(settings, 1024, 768, available=64 * 2**30) == estimate_memory(
-        settings, 1024, 768
-    )
-    with pytest.raises(
-        NSTError,
-        match=r"a 1024x768 px run with VGG19 \(float32, adam\) needs "
-        r"about \d+\.\d GiB of memory, but only 2\.0 GiB is available\. Use max_dim "
-        r"\(--max-dim\) (\d+) or less",
-    ) as caught:
-        check_memory(settings, 1024, 768, available=2 * 2**30)
-    fits = int(caught.value.args[0].split("--max-dim) ")[1].split()[0])
-    assert estimate_memory(settings, fits, fits * 3 // 4) <= 2 * 2**30
-    assert estimate_memory(settings, fits + 32, (fits + 32) * 3 // 4) > 2 * 2**30
-
-
 def test_pyramid_depth_halves_down_to_about_ten_pixels():
     from nst_helpers.pyramid import pyramid_depth
 
@@ -237,15 +215,6 @@ def test_pyramid_setting_is_checked():
         Settings(pyramid="yes")
 
 
-def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
-    plain = Settings(optimizer="lbfgs")
-    extra = estimate_memory(plain.replace(pyramid=True), 900, 600) - estimate_memory(
-        plain, 900, 600
-    )
-    # L-BFGS keeps 24 float64 vectors; the pyramid's coarser layers add a third to each.
-    assert extra == pytest.approx(24 * 900 * 600 * 3 * 8 / 3, rel=0.01)
-
-
 def test_pyramid_gradient_reaches_clipped_pixels():
     from nst_helpers.pyramid import ImageVariables
 
@@ -312,21 +281,6 @@ def test_cpu_bfloat16_detection_reads_the_flags_line(cpuinfo, native):
     from nst_helpers.model import cpu_has_bf16
 
     assert cpu_has_bf16(cpuinfo) is native
-
-
-@pytest.mark.parametrize("has_bf16", [True, False])
-def test_memory_estimate_for_auto_is_the_estimate_for_what_auto_picks(has_bf16, monkeypatch):
-    from nst_helpers import model
-
-    monkeypatch.setattr(model, "cpu_has_bf16", lambda: has_bf16)
-    picked = resolve_precision("auto")
-    assert picked == ("bfloat16" if has_bf16 else "float32")
-    for settings in (Settings(), Settings(optimizer="lbfgs", pyramid=True)):
-        auto = estimate_memory(settings.replace(precision="auto"), 900, 600)
-        assert auto == estimate_memory(settings.replace(precision=picked), 900, 600)
-    assert estimate_memory(Settings(precision="bfloat16"), 900, 600) < estimate_memory(
-        Settings(precision="float32"), 900, 600
-    )
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
