@@ -84,8 +84,9 @@ class Settings:
         level_ratio: Growth of the size from one coarse-to-fine level to the next.
         level_steps: Steps per level (coarse to fine); default: `steps` split so that each level
             costs about the same time.
-        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs);
-            or "auto" (the fastest supported here). Gram matrices and losses stay float32.
+        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs,
+            not yet measured); or "auto" (`model.resolve_precision`: bfloat16 where the CPU has
+            it, else float32). Gram matrices and losses stay float32.
         time_budget: Seconds for the whole run; levels then run until their share of the time
             is spent, and `steps` is only an upper bound.
         style_blend: With several style images, the weight of each in the mix of their Gram
