@@ -58,6 +58,7 @@ _EXPORTS = {
     "read_recipe": "recipe",
     "list_samples": "samples",
     "sample_path": "samples",
+    "quiet_tensorflow_logs": "terminal",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -157,9 +157,11 @@ def contact_sheet(
 ) -> Image.Image:
     """Lays out labelled thumbnails in a grid on white, left to right, then top to bottom.
 
-    Each cell is `tile` pixels wide: the image, scaled to fit a `tile` x `tile` square less a
-    4 px margin and centred in it, then its label below in Pillow's default font. Lines of a
-    label (split at "\\n") that are too wide are cut short with "...".
+    Each cell is `tile` pixels wide: the image, scaled (aspect ratio kept) to fit a `tile` x
+    `tile` square less a 4 px margin and centred, then its label just below in Pillow's default
+    font. The cells are as high as the tallest thumbnail needs (`tile` for square images, less
+    for wide ones), so wide images leave no empty band above their labels. Lines of a label
+    (split at "\\n") that are too wide are cut short with "...".
 
     Args:
         images: PIL images, or (H, W, 3) arrays in [0, 1]; sizes may differ.
@@ -169,7 +171,8 @@ def contact_sheet(
         tile: Side of each image's square in pixels (at least 32). Default 256.
 
     Returns:
-        An RGB image `columns * tile` wide and `rows * (tile + label band)` high.
+        An RGB image `columns * tile` wide and `rows * (image height + label band)` high, the
+        image height being that of the tallest thumbnail plus its margins (at most `tile`).
 
     Raises:
         NSTError: No images, not one label per image, or `columns` or `tile` invalid.
@@ -180,19 +183,20 @@ def contact_sheet(
         128
     """
     thumbs, labels, columns = _check_sheet(images, labels, columns, tile)
+    thumbs = [imgs.resize_image(t, tile - 2 * _PAD) for t in thumbs]  # fit the square, aspect kept
+    high = max(thumb.height for thumb in thumbs) + 2 * _PAD  # the image part of every cell
     font = _font(tile)
     line_height = _line_height(font)
     band = max(label.count("\n") + 1 for label in labels) * line_height + 2 * _PAD
     rows = math.ceil(len(thumbs) / columns)
-    sheet = Image.new("RGB", (columns * tile, rows * (tile + band)), "white")
+    sheet = Image.new("RGB", (columns * tile, rows * (high + band)), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (thumb, label) in enumerate(zip(thumbs, labels, strict=True)):
-        left, top = (index % columns) * tile, (index // columns) * (tile + band)
-        thumb = imgs.resize_image(thumb, tile - 2 * _PAD)  # fits the square, aspect kept
-        sheet.paste(thumb, (left + (tile - thumb.width) // 2, top + (tile - thumb.height) // 2))
+        left, top = (index % columns) * tile, (index // columns) * (high + band)
+        sheet.paste(thumb, (left + (tile - thumb.width) // 2, top + (high - thumb.height) // 2))
         for line_no, line in enumerate(label.split("\n")):
             text = _fit_text(draw, line, font, tile - 2 * _PAD)
-            y = top + tile + _PAD + line_no * line_height
+            y = top + high + _PAD + line_no * line_height
             draw.text((left + _PAD, y), text, fill="black", font=font)
     return sheet
 

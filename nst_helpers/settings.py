@@ -97,7 +97,8 @@ class Settings:
         preserve_colors: "none" (the style's colours), "luminance" (keep the photo's colours in
             the result) or "histogram" (recolour the style image to the photo's first).
         ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
-            is then the average, which removes step-to-step noise without blurring.
+            is then the average (measured in benchmarks/RESULTS.md: it lowered neither the loss
+            nor TV there).
         pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.

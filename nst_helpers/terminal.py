@@ -250,12 +250,30 @@ _STARTUP_NOISE = (
 )
 
 
+@contextmanager
+def quiet_tensorflow_logs() -> Iterator[None]:
+    """Import TensorFlow inside this block (and look for a GPU) without its start-up noise.
+
+    TensorFlow writes registration and driver lines straight to file descriptor 2, some before
+    `TF_CPP_MIN_LOG_LEVEL` (set to 2 here unless already set) is read; a notebook shows them as
+    red blocks that look like a broken install. They are dropped; any other line written to file
+    descriptor 2 inside the block is printed after it, and exceptions propagate.
+
+    Example::
+
+        with quiet_tensorflow_logs():
+            import tensorflow as tf
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with captured_stderr(drop=_STARTUP_NOISE):
+        yield
+
+
 def import_tensorflow_quietly() -> None:
     """Imports TensorFlow (and looks for a GPU, where cuInit logs) with start-up noise hidden."""
     if "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with captured_stderr(drop=_STARTUP_NOISE):
+    with quiet_tensorflow_logs():
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")

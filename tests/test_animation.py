@@ -224,13 +224,22 @@ def test_labels_stay_in_their_cell_and_empty_labels_draw_nothing():
     assert np.all(pixels[64:, 64:] == 255)  # nothing spills into the next cell's band
 
 
-def test_non_square_images_keep_their_aspect_and_are_centred():
+def test_non_square_images_keep_their_aspect_and_their_label_follows():
     wide = Image.new("RGB", (80, 20), (0, 0, 0))
     pixels = np.asarray(contact_sheet([wide], ["w"], tile=64))
-    dark_rows = np.flatnonzero(pixels[:64, 32, 0] < 128)
-    dark_cols = np.flatnonzero(pixels[32, :64, 0] < 128)
+    dark_rows = np.flatnonzero(pixels[:, 32, 0] < 128)
+    dark_cols = np.flatnonzero(pixels[10, :64, 0] < 128)
     assert (dark_cols[0], dark_cols[-1]) == (4, 59)  # 56 px wide
-    assert (dark_rows[0], dark_rows[-1]) == (25, 38)  # 14 px high, centred
+    assert (dark_rows[0], dark_rows[-1]) == (4, 17)  # 14 px high: 56 x 14 keeps 80 x 20's 4:1
+    label = np.flatnonzero(pixels[22:, :, 0].min(axis=1) < 128)  # rows below the image's cell
+    assert label.size and label[0] < 12, "the label starts just below the image"
+
+
+def test_cells_fit_the_tallest_image_of_the_sheet():
+    wide, tall = Image.new("RGB", (60, 30)), Image.new("RGB", (30, 60))
+    only_wide = contact_sheet([wide, wide], ["a", "b"], tile=64)
+    mixed = contact_sheet([wide, tall], ["a", "b"], tile=64)
+    assert mixed.height - only_wide.height == 56 - 28  # the tall one's 56 px against 28 px
 
 
 def test_columns_rows_and_arrays():

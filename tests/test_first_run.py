@@ -5,6 +5,8 @@ while real errors are kept."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,43 @@ def test_start_up_capture_keeps_real_errors(capfd):
         os.write(2, b"E0000 cuda_platform.cc:51] failed call to cuInit: UNKNOWN ERROR (303)\n")
         os.write(2, b"E0000 a real problem\n")
     assert capfd.readouterr().err == "E0000 a real problem\n"
+
+
+def test_quiet_tensorflow_logs_drops_start_up_noise_and_keeps_the_rest(capfd, monkeypatch):
+    """The notebooks' import block: noise dropped, other lines kept, the chosen level kept."""
+    import nst_helpers as nst
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    os.write(2, b"before\n")
+    with nst.quiet_tensorflow_logs():
+        os.write(2, b"E0000 cuda_dnn.cc:8579] Unable to register cuDNN factory: ...\n")
+        os.write(2, b"E0000 a real problem\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "before\nE0000 a real problem\nafter\n"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+def test_quiet_tensorflow_logs_lets_errors_through(capfd):
+    import nst_helpers as nst
+
+    with pytest.raises(ImportError, match="no_such_module"), nst.quiet_tensorflow_logs():
+        import no_such_module  # noqa: F401
+    os.write(2, b"still there\n")
+    assert capfd.readouterr().err == "still there\n"
+
+
+def test_tensorflow_imported_in_the_block_starts_silently():
+    """A fresh process, as a notebook kernel is: importing TensorFlow inside prints nothing."""
+    code = (
+        "import nst_helpers as nst\n"
+        "with nst.quiet_tensorflow_logs():\n"
+        "    import tensorflow as tf\n"
+        "    tf.config.list_physical_devices('GPU')\n"
+        "print(tf.reduce_sum(tf.ones((2, 2))).numpy())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("4.0\n", "")
