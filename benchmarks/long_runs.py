@@ -56,7 +56,7 @@ def plain_reference(results: dict) -> dict:
     }
 
 
-def summarise(name: str, trace, steps: int, target: float, plain_seconds: float) -> dict:
+def summarize(name: str, trace, steps: int, target: float, plain_seconds: float) -> dict:
     """One row of long_runs.json from a run's (seconds, step, loss) trace, evaluated every EVERY
     steps. None: not evaluated yet (a loss), or not reached (the target)."""
     seconds = trace[-1][0] if trace else 0.0
@@ -84,7 +84,7 @@ def long_run(name: str, changes: dict, weights: str, target: float, plain_second
     result = nst.stylize(bench.CONTENT, bench.STYLE, settings, extractor=extractor,
                          callbacks=[watch])  # fmt: skip
     trace = [(s, step, loss) for (s, loss), step in zip(watch.trace, watch.steps, strict=True)]
-    row = summarise(name, trace, result.steps_done, target, plain_seconds)
+    row = summarize(name, trace, result.steps_done, target, plain_seconds)
     print(row, flush=True)
     return row
 

@@ -3,7 +3,7 @@
 Run ``python images/make_styles.py`` to (re)write ``images/style/<name>.jpg``. Every style
 uses a fixed seed, so re-running the script reproduces the same pictures.
 
-The styles are painting-like textures made for neural style transfer: colourful, with
+The styles are painting-like textures made for neural style transfer: colorful, with
 structure at several scales, so that the transferred style is clearly visible.
 """
 
@@ -46,11 +46,11 @@ def smooth_noise(rng: np.random.Generator, size: int, octaves: Sequence[int]) ->
 
 
 def gradient_lookup(values: np.ndarray, palette: Sequence[Color]) -> np.ndarray:
-    """Map values in [0, 1] to colours by linear interpolation along a palette.
+    """Map values in [0, 1] to colors by linear interpolation along a palette.
 
     Args:
         values: Array of any shape with entries in [0, 1].
-        palette: Colours placed evenly from 0 to 1.
+        palette: Colors placed evenly from 0 to 1.
 
     Returns:
         Float array of shape ``values.shape + (3,)`` with RGB in 0..255.
@@ -195,7 +195,7 @@ def spaced_points(rng: np.random.Generator, size: int, n: int, min_gap: float) -
 
 
 def make_mosaic(size: int = SIZE, seed: int = 2) -> Image.Image:
-    """Stained glass: Voronoi cells of jewel colours, shaded glass and dark lead lines.
+    """Stained glass: Voronoi cells of jewel colors, shaded glass and dark lead lines.
 
     Args:
         size: Side of the square image in pixels.

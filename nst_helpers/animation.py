@@ -1,8 +1,8 @@
-"""Watching it paint: an animated GIF of the optimisation, and contact sheets of many results.
+"""Watching it paint: an animated GIF of the optimization, and contact sheets of many results.
 
 `GifRecorder` is a `stylize` callback: it keeps the images that events carry (every
 `settings.preview_every` steps and at the last step), small, and writes them as a looping GIF.
-`contact_sheet` lays out labelled thumbnails in a grid, e.g. one per value of a parameter sweep.
+`contact_sheet` lays out labeled thumbnails in a grid, e.g. one per value of a parameter sweep.
 Both are numpy and Pillow only: no TensorFlow.
 """
 
@@ -66,7 +66,7 @@ class GifRecorder:
             self.add_frame(event.image)
 
     def add_frame(self, image) -> None:
-        """Appends a frame, e.g. the final result after colour preservation.
+        """Appends a frame, e.g. the final result after color preservation.
 
         Args:
             image: A PIL image, or an (H, W, 3) / (1, H, W, 3) array in [0, 1].
@@ -155,10 +155,10 @@ def contact_sheet(
     columns: int | None = None,
     tile: int = 256,
 ) -> Image.Image:
-    """Lays out labelled thumbnails in a grid on white, left to right, then top to bottom.
+    """Lays out labeled thumbnails in a grid on white, left to right, then top to bottom.
 
     Each cell is `tile` pixels wide: the image, scaled (aspect ratio kept) to fit a `tile` x
-    `tile` square less a 4 px margin and centred, then its label just below in Pillow's default
+    `tile` square less a 4 px margin and centered, then its label just below in Pillow's default
     font. The cells are as high as the tallest thumbnail needs (`tile` for square images, less
     for wide ones), so wide images leave no empty band above their labels. Lines of a label
     (split at "\\n") that are too wide are cut short with "...".

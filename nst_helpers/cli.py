@@ -31,7 +31,7 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM
 SETTING_OPTIONS = [
     (("--arch",), "arch", str, "network: vgg16 or vgg19"),
     (("--max-dim", "--size"), "max_dim", int, "long side of the result in pixels"),
-    (("--steps",), "steps", int, "optimisation steps (L-BFGS: function evaluations)"),
+    (("--steps",), "steps", int, "optimization steps (L-BFGS: function evaluations)"),
     (("--content-weight",), "content_weight", float, "alpha, weight of the content loss"),
     (("--style-weight",), "style_weight", float, "beta, weight of the style loss"),
     (("--tv-weight",), "tv_weight", float, "weight of the total-variation loss"),
@@ -51,7 +51,7 @@ SETTING_OPTIONS = [
     (("--pooling",), "pooling", str, "max (as trained) or avg (smoother)"),
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
-    (("--pyramid",), "pyramid", "flag", "optimise the image at several scales: fewer steps"),
+    (("--pyramid",), "pyramid", "flag", "optimize the image at several scales: fewer steps"),
     (("--memory-limit",), "memory_limit", float, "GiB the run may use; larger runs go in tiles"),
     (("--tile-size",), "tile_size", int, "tiled runs: long side of a tile in pixels"),
     (("--tile-overlap",), "tile_overlap", int, "tiled runs: pixels neighboring tiles share"),
@@ -122,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, help="Ray workers (default: one per CPU)")
     parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
                         "content-weight, style-weight or tv-weight as one batch; writes each "
-                        "image and a labelled contact sheet")  # fmt: skip
+                        "image and a labeled contact sheet")  # fmt: skip
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save a snapshot every N steps (default: off)")  # fmt: skip
-    parser.add_argument("--gif", metavar="PATH", help="save an animation of the optimisation")
+    parser.add_argument("--gif", metavar="PATH", help="save an animation of the optimization")
     parser.add_argument("--gif-every", type=int, default=10, metavar="N",
                         help="steps between GIF frames (default: %(default)s)")  # fmt: skip
     parser.add_argument("--recipe", metavar="PNG", help="print the recipe embedded in a result")

@@ -1,16 +1,16 @@
-"""Keeping the content's colours: histogram matching and luminance-only transfer.
+"""Keeping the content's colors: histogram matching and luminance-only transfer.
 
 Gatys et al. (2017), "Controlling Perceptual Factors in Neural Style Transfer", section 5, give
-two ways to keep the photo's colours while taking the painting's texture:
+two ways to keep the photo's colors while taking the painting's texture:
 
-* ``"histogram"``: recolour the *style* image to the content's colours before optimising
+* ``"histogram"``: recolor the *style* image to the content's colors before optimizing
   (`match_histogram`).
-* ``"luminance"``: transfer only the luminance and keep the content's colour channels; here done
-  after optimising, on the result (`transfer_luminance`), optionally after matching the style's
+* ``"luminance"``: transfer only the luminance and keep the content's color channels; here done
+  after optimizing, on the result (`transfer_luminance`), optionally after matching the style's
   luminance statistics to the content's (`match_luminance`).
 
-Colours use JPEG's full-range YCbCr (ITU-R BT.601), the same as Pillow's "YCbCr" mode: Y is the
-luminance, Cb and Cr the colour (chrominance). Everything here is numpy and Pillow, no TensorFlow.
+Colors use JPEG's full-range YCbCr (ITU-R BT.601), the same as Pillow's "YCbCr" mode: Y is the
+luminance, Cb and Cr the color (chrominance). Everything here is numpy and Pillow, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _CHROMA_OFFSET = np.array([0.0, 128.0, 128.0])
 
 
 def check_preserve_colors(value: object) -> str:
-    """Returns the colour-preservation mode `value` if it is one of `PRESERVE_COLORS`.
+    """Returns the color-preservation mode `value` if it is one of `PRESERVE_COLORS`.
 
     Args:
         value: "none", "luminance" or "histogram" (any letter case).
@@ -55,18 +55,18 @@ def check_preserve_colors(value: object) -> str:
         return value.strip().lower()
     raise NSTError(
         f"unknown preserve_colors {value!r}: choose one of {', '.join(PRESERVE_COLORS)} "
-        "(none: the style's colours; luminance: keep the content's colours in the result; "
-        "histogram: recolour the style image to the content's colours first)."
+        "(none: the style's colors; luminance: keep the content's colors in the result; "
+        "histogram: recolor the style image to the content's colors first)."
     )
 
 
 def match_histogram(source: Image.Image, reference: Image.Image) -> Image.Image:
-    """Recolours `source` so each RGB channel has the histogram of `reference`'s channel.
+    """Recolors `source` so each RGB channel has the histogram of `reference`'s channel.
 
-    Used by ``preserve_colors="histogram"``: the style image is recoloured to the content's
-    colours before optimising, so the style loss asks for the photo's palette.
+    Used by ``preserve_colors="histogram"``: the style image is recolored to the content's
+    colors before optimizing, so the style loss asks for the photo's palette.
 
-    Departure from the paper: Gatys et al. (2017) match colours with a linear map that gives the
+    Departure from the paper: Gatys et al. (2017) match colors with a linear map that gives the
     style the content's mean and covariance in RGB. We match each channel's whole distribution
     (its CDF) instead, which also matches skew and clipping, but ignores the correlation between
     channels.
@@ -74,11 +74,11 @@ def match_histogram(source: Image.Image, reference: Image.Image) -> Image.Image:
     Each level of a channel is placed at the middle of its share of pixels (mid-rank quantile)
     and mapped to the reference value at the same quantile, interpolating between the
     reference's levels. So matching an image to itself (or to a tiling of itself) changes
-    nothing, and a constant reference gives that colour everywhere.
+    nothing, and a constant reference gives that color everywhere.
 
     Args:
-        source: The image to recolour (any Pillow mode; transparency becomes white).
-        reference: The image whose colours to take; its size may differ.
+        source: The image to recolor (any Pillow mode; transparency becomes white).
+        reference: The image whose colors to take; its size may differ.
 
     Returns:
         An RGB image of `source`'s size.
@@ -118,24 +118,24 @@ def _midrank_quantiles(channel: np.ndarray) -> np.ndarray:
 
 
 def transfer_luminance(result: Image.Image, content: Image.Image) -> Image.Image:
-    """Keeps the result's luminance and puts back the content's colours.
+    """Keeps the result's luminance and puts back the content's colors.
 
-    Used by ``preserve_colors="luminance"``, after optimising. The output's Y channel (YCbCr) is
-    the stylised result's, its Cb and Cr channels the content's, resized to the result's size.
+    Used by ``preserve_colors="luminance"``, after optimizing. The output's Y channel (YCbCr) is
+    the stylized result's, its Cb and Cr channels the content's, resized to the result's size.
 
     This is the common post-hoc variant of the paper's luminance-only transfer. Gatys et al.
-    (2017) optimise the luminance channel alone and add the content's colour afterwards; here the
-    run is the ordinary one in colour and only the colours of its result are replaced. The
-    network then still sees colour images, the kind of input VGG was trained on (a grey image
+    (2017) optimize the luminance channel alone and add the content's color afterwards; here the
+    run is the ordinary one in color and only the colors of its result are replaced. The
+    network then still sees color images, the kind of input VGG was trained on (a gray image
     repeated in three channels is not), no special run is needed, and the style's brushwork
     reaches the result through its brightness pattern.
 
-    Where a bright or dark luminance meets a strong colour, the combination lies outside the
+    Where a bright or dark luminance meets a strong color, the combination lies outside the
     RGB cube and is clipped, so Y and CbCr then hold only approximately.
 
     Args:
-        result: The stylised image.
-        content: The content image whose colours to keep (any size; it is resized).
+        result: The stylized image.
+        content: The content image whose colors to keep (any size; it is resized).
 
     Returns:
         An RGB image of `result`'s size.
@@ -144,8 +144,8 @@ def transfer_luminance(result: Image.Image, content: Image.Image) -> Image.Image
         NSTError: `result` or `content` is not a PIL image.
 
     Example:
-        >>> grey = Image.new("RGB", (4, 4), (120, 120, 120))
-        >>> transfer_luminance(grey, Image.new("RGB", (8, 8), (150, 110, 100))).getpixel((0, 0))
+        >>> gray = Image.new("RGB", (4, 4), (120, 120, 120))
+        >>> transfer_luminance(gray, Image.new("RGB", (8, 8), (150, 110, 100))).getpixel((0, 0))
         (149, 109, 99)
     """
     result = _rgb(result, "result")
@@ -160,9 +160,9 @@ def transfer_luminance(result: Image.Image, content: Image.Image) -> Image.Image
 def match_luminance(style: Image.Image, content: Image.Image) -> Image.Image:
     """Gives the style image the content's luminance mean and standard deviation.
 
-    The paper's suggestion for luminance-only transfer: before optimising, the style's
+    The paper's suggestion for luminance-only transfer: before optimizing, the style's
     luminance is mapped linearly, ``Y' = (Y - mean_s) * std_c / std_s + mean_c``, so that a dark
-    painting does not darken a bright photo. The style's colour channels (Cb, Cr) are kept.
+    painting does not darken a bright photo. The style's color channels (Cb, Cr) are kept.
     A constant style (std 0) is only shifted to the content's mean.
 
     Args:

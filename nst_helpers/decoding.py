@@ -63,7 +63,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_uint8(img: Image.Image) -> np.ndarray:
-    """Scales a 16-bit integer or float greyscale image into a uint8 array.
+    """Scales a 16-bit integer or float grayscale image into a uint8 array.
 
     Integer images are taken as 16-bit (0..65535) unless every value fits in 8 bits; float
     images as 0..1 unless they exceed 1. NaN becomes 0, infinities the ends of the range. Works

@@ -64,7 +64,7 @@ class ProgressBar:
 
 
 class LivePreview:
-    """Shows the image being optimised in a notebook, updated in place on preview steps.
+    """Shows the image being optimized in a notebook, updated in place on preview steps.
 
     Uses `display(..., display_id=True)` and `handle.update`, which work in Colab and Jupyter
     (unlike `clear_output`, which would also wipe the progress bar).
@@ -156,7 +156,7 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, size: flo
 def color_palette(image: Image.Image, colors: int = 8) -> list[tuple[tuple[int, int, int], float]]:
     """The main colors of an image and the share of pixels each covers, most common first.
 
-    Uses Pillow's median-cut quantisation.
+    Uses Pillow's median-cut quantization.
 
     Args:
         image: An RGB image.

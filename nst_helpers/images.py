@@ -3,7 +3,7 @@
 Images travel through the library in one of three forms:
 
 * a Pillow ``Image`` (files, display),
-* a float32 tensor of shape ``(1, H, W, 3)`` with RGB values in ``[0, 1]`` (what we optimise),
+* a float32 tensor of shape ``(1, H, W, 3)`` with RGB values in ``[0, 1]`` (what we optimize),
 * the VGG "caffe" input: BGR, 0..255, ImageNet mean subtracted (what the network sees).
 """
 

@@ -75,7 +75,7 @@ def content_loss(
     """Relative squared error between content features, averaged over the content layers.
 
     Args:
-        features: {layer: (B, H, W, C) features of the image being optimised}.
+        features: {layer: (B, H, W, C) features of the image being optimized}.
         targets: {layer: features of the content image}, same keys and shapes.
         per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
@@ -97,9 +97,9 @@ def style_loss(
     """Relative squared error between Gram matrices, as a weighted mean over the style layers.
 
     Args:
-        features: {layer: (B, H, W, C) features of the image being optimised}.
+        features: {layer: (B, H, W, C) features of the image being optimized}.
         target_grams: {layer: (B or 1, C, C) Gram matrices of the style image}.
-        layer_weights: {layer: weight}; default equal weights. Weights are normalised to sum
+        layer_weights: {layer: weight}; default equal weights. Weights are normalized to sum
             to 1, so only their ratios matter.
         masks: {layer: (1, H, W, 1) mask at that layer's size}: compare the Gram matrix of the
             masked region only (style only where the mask is white).
@@ -151,5 +151,5 @@ def total_loss(
     style_weight: float,
     tv_weight: float,
 ) -> tf.Tensor:
-    """The weighted sum alpha * content + beta * style + tv_weight * tv that we minimise."""
+    """The weighted sum alpha * content + beta * style + tv_weight * tv that we minimize."""
     return content_weight * content + style_weight * style + tv_weight * tv

@@ -54,7 +54,7 @@ def layer_names(arch: str) -> list[str]:
 
 
 def check_arch(arch: str) -> str:
-    """Returns the normalised architecture name, or raises an NSTError listing the valid ones."""
+    """Returns the normalized architecture name, or raises an NSTError listing the valid ones."""
     name = str(arch).lower()
     if name not in ARCHITECTURES:
         raise NSTError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}.")

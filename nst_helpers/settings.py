@@ -62,7 +62,7 @@ class Settings:
         arch: "vgg16" or "vgg19".
         weights: "imagenet", a weights file path, or None (random; for tests).
         max_dim: Long side of the result in pixels.
-        steps: Number of optimisation steps.
+        steps: Number of optimization steps.
         content_weight: alpha, the weight of the content loss.
         style_weight: beta, the weight of the style loss.
         tv_weight: Weight of the total-variation loss (smoothness).
@@ -80,7 +80,7 @@ class Settings:
         preview_every: Steps between events that carry the current image (0: only the last).
         optimizer: "adam" (what the tutorial teaches) or "lbfgs" (scipy's L-BFGS-B, with box
             bounds on plain pixels; each function evaluation counts as a step).
-        start_dim: Coarse-to-fine: if set below `max_dim`, optimise first at this size, then
+        start_dim: Coarse-to-fine: if set below `max_dim`, optimize first at this size, then
             upsample and continue at sizes growing by `level_ratio` up to `max_dim`.
         level_ratio: Growth of the size from one coarse-to-fine level to the next.
         level_steps: Steps per level (coarse to fine); default: `steps` split so that each level
@@ -91,15 +91,15 @@ class Settings:
         time_budget: Seconds for the whole run; levels then run until their share of the time
             is spent, and `steps` is only an upper bound.
         style_blend: With several style images, the weight of each in the mix of their Gram
-            matrices (normalised to sum to 1; default: equal).
+            matrices (normalized to sum to 1; default: equal).
         pooling: "max" (as trained) or "avg" (Gatys et al.: smoother, rescaled to keep the
             activations' size).
-        preserve_colors: "none" (the style's colours), "luminance" (keep the photo's colours in
-            the result) or "histogram" (recolour the style image to the photo's first).
+        preserve_colors: "none" (the style's colors), "luminance" (keep the photo's colors in
+            the result) or "histogram" (recolor the style image to the photo's first).
         ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
             is then the average (measured in benchmarks/RESULTS.md: it lowered neither the loss
             nor TV there).
-        pyramid: Optimise the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
+        pyramid: Optimize the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
@@ -169,7 +169,7 @@ class Settings:
         for name in ("content_weight", "style_weight", "tv_weight"):
             check_weight(getattr(self, name), name)
         if self.content_weight == self.style_weight == 0:
-            raise NSTError("content_weight and style_weight are both 0: nothing to optimise.")
+            raise NSTError("content_weight and style_weight are both 0: nothing to optimize.")
         check_positive(self.lr, "lr")
         check_decay(self.beta_1, "beta_1", "0.9 is Keras' default, 0.99 the TensorFlow tutorial's")
         check_positive(self.style_scale, "style_scale")
@@ -257,7 +257,7 @@ class Settings:
         check_tiles(self.memory_limit, self.tile_size, self.tile_overlap, self.tile_steps)
 
     def blend_weights(self, styles: int) -> list[float]:
-        """The normalised weight of each of `styles` style images (checks the count)."""
+        """The normalized weight of each of `styles` style images (checks the count)."""
         weights = self.style_blend or (1.0,) * styles
         if len(weights) != styles:
             raise NSTError(

@@ -78,7 +78,7 @@ def tiny_settings():
 
 
 def gradient_image(width: int = 40, height: int = 30, seed: int = 0) -> Image.Image:
-    """A small deterministic RGB test image: colour ramps plus a little noise."""
+    """A small deterministic RGB test image: color ramps plus a little noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
     array = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 3.0)], axis=-1)
@@ -100,7 +100,7 @@ def small_pair():
 
 
 def png_file(path, width: int, height: int, chunks=(), bit_depth: int = 1) -> bytes:
-    """Writes a valid greyscale PNG of any size (black; rows streamed through zlib) with extra
+    """Writes a valid grayscale PNG of any size (black; rows streamed through zlib) with extra
     chunks before its pixels; returns its bytes."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:

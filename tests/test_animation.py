@@ -14,7 +14,7 @@ LOSSES = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
 
 
 def flat(height: int, width: int, value: float) -> np.ndarray:
-    """An (H, W, 3) float32 image in [0, 1]: grey `value` with a white corner (frames differ)."""
+    """An (H, W, 3) float32 image in [0, 1]: gray `value` with a white corner (frames differ)."""
     image = np.full((height, width, 3), value, dtype=np.float32)
     image[: height // 4, : width // 4] = 1.0
     return image
@@ -56,7 +56,7 @@ def test_every_thins_the_frames_and_keeps_the_last():
     recorder = GifRecorder(every=4)
     feed(recorder, steps=10, preview_every=2)
     kept = [round(np.asarray(f)[-1, -1, 0] / 255 * 10) for f in recorder.frames]
-    assert kept == [4, 8, 10]  # the frame's grey level encodes its step
+    assert kept == [4, 8, 10]  # the frame's gray level encodes its step
 
 
 def test_frames_are_scaled_down_never_up():
@@ -93,7 +93,7 @@ def test_gif_has_the_frames_size_loop_and_durations(tmp_path):
     assert gif["loop"] == 0  # forever
     assert durations == [80, 80, 80, 80, 1000]
     for frame, want in zip(frames, recorder.frames, strict=True):
-        np.testing.assert_allclose(np.asarray(frame), np.asarray(want), atol=8)  # 256 colours
+        np.testing.assert_allclose(np.asarray(frame), np.asarray(want), atol=8)  # 256 colors
     assert sorted(p.name for p in path.parent.iterdir()) == ["paint.gif"]  # no temp file left
 
 
@@ -113,8 +113,8 @@ def test_coarse_to_fine_frames_are_resized_to_the_last(tmp_path):
     recorder(event(6, 6, flat(36, 48, 0.8), level=2))
     gif, _, frames = read_gif(recorder.save(tmp_path / "levels.GIF"))
     assert gif["n_frames"] == 3 and all(f.size == (48, 36) for f in frames)
-    greys = [np.asarray(f)[-1, -1, 0] for f in frames]  # away from the white corner
-    assert greys == pytest.approx([51, 128, 204], abs=2)
+    grays = [np.asarray(f)[-1, -1, 0] for f in frames]  # away from the white corner
+    assert grays == pytest.approx([51, 128, 204], abs=2)
 
 
 def test_a_real_run_records_its_previews(small_pair, tiny_extractor, tiny_settings, tmp_path):
@@ -190,11 +190,11 @@ def test_unwritable_folder(tmp_path):
 
 
 # --- contact sheets -------------------------------------------------------------------------------
-COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
+COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
 
 
 def squares(count: int, side: int = 40) -> list[Image.Image]:
-    return [Image.new("RGB", (side, side), colour) for colour in COLOURS[:count]]
+    return [Image.new("RGB", (side, side), color) for color in COLORS[:count]]
 
 
 def cell_height(sheet: Image.Image, rows: int) -> int:
@@ -208,10 +208,10 @@ def test_sheet_size_and_each_tile_holds_its_image():
     cell = cell_height(sheet, rows=2)
     assert cell > 64  # room for the labels
     pixels = np.asarray(sheet).astype(int)
-    for index, colour in enumerate(COLOURS):
+    for index, color in enumerate(COLORS):
         left, top = (index % 3) * 64, (index // 3) * cell
         thumb = pixels[top + 4 : top + 60, left + 4 : left + 60]  # 56 px square, 4 px margin
-        assert np.abs(thumb - colour).max() <= 1
+        assert np.abs(thumb - color).max() <= 1
         band = pixels[top + 64 : top + cell, left : left + 64]
         assert band.min() < 128  # the label is drawn
     assert np.all(pixels[cell:, 2 * 64 :] == 255)  # the sixth cell is empty

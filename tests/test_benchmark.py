@@ -312,15 +312,15 @@ def test_long_runs_read_the_target_from_the_full_results():
         long_runs.plain_reference({"setting": "full", "speed": {}})
 
 
-def test_long_runs_summarise_a_trace_at_the_plain_loops_fractions():
+def test_long_runs_summarize_a_trace_at_the_plain_loops_fractions():
     trace = [(9.0, 25, 3.0), (40.0, 50, 1.5), (70.0, 75, 1.2), (90.0, 100, 1.1)]  # (s, step, loss)
-    row = long_runs.summarise("mode", trace, 100, target=1.2, plain_seconds=150.0)
+    row = long_runs.summarize("mode", trace, 100, target=1.2, plain_seconds=150.0)
     # 1/15, 1/4 and 1/2 of 150 s are 10, 37.5 and 75 s: the lowest loss evaluated by then.
     assert row["loss_at_fractions"] == [3.0, 3.0, 1.2]
     assert row["seconds_to_target"] == 70.0
     assert row["speedup_at_target"] == pytest.approx(150.0 / 70.0)
     assert row["lowest_loss"] == 1.1 and row["seconds"] == 90.0
-    missed = long_runs.summarise("mode", trace, 100, target=1.0, plain_seconds=150.0)
+    missed = long_runs.summarize("mode", trace, 100, target=1.0, plain_seconds=150.0)
     assert missed["seconds_to_target"] is None and missed["speedup_at_target"] is None
     data = long_runs.document([{**missed, "measured": stamp()}], long_runs_data()["target"], 512)
     assert table_rows(report.render_long_runs(data), "mode")[0][-2:] == ["not reached"] * 2

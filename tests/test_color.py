@@ -1,4 +1,4 @@
-"""Keeping the content's colours: histogram matching, luminance transfer, luminance matching."""
+"""Keeping the content's colors: histogram matching, luminance transfer, luminance matching."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def ycbcr(img: Image.Image) -> np.ndarray:
 
 
 def muted_image(width: int, height: int, seed: int, spread: float = 40.0) -> Image.Image:
-    """Mid-grey with small colour variations, so any luminance can be combined with its colours
+    """Mid-gray with small color variations, so any luminance can be combined with its colors
     without leaving the RGB cube (no clipping)."""
     rng = np.random.default_rng(seed)
     values = 128 + spread * (rng.random((height, width, 3)) - 0.5)
@@ -52,7 +52,7 @@ def test_matching_to_a_tiling_of_itself_is_the_identity():
     assert np.array_equal(np.asarray(match_histogram(img, tiled)), np.asarray(img))
 
 
-def test_matching_to_a_constant_image_gives_its_colour():
+def test_matching_to_a_constant_image_gives_its_color():
     matched = match_histogram(gradient_image(40, 30), Image.new("RGB", (3, 5), (12, 200, 77)))
     assert matched.size == (40, 30) and matched.mode == "RGB"
     assert np.all(np.asarray(matched) == (12, 200, 77))
@@ -92,7 +92,7 @@ def test_match_histogram_takes_any_mode_and_leaves_inputs_alone():
 
 
 # --- transfer_luminance ---------------------------------------------------------------------------
-def test_transfer_keeps_result_luminance_and_content_colours():
+def test_transfer_keeps_result_luminance_and_content_colors():
     result = mid_range(gradient_image(40, 30, seed=3))
     content = muted_image(40, 30, seed=4)
     out = transfer_luminance(result, content)
@@ -117,14 +117,14 @@ def test_transfer_from_an_image_to_itself_is_the_identity():
     np.testing.assert_allclose(array(transfer_luminance(img, img)), array(img), atol=1)
 
 
-def test_grey_content_makes_a_grey_result():
+def test_gray_content_makes_a_gray_result():
     out = array(transfer_luminance(gradient_image(20, 10), Image.new("L", (5, 5), 77)))
     np.testing.assert_allclose(out[..., 0], out[..., 1], atol=1)
     np.testing.assert_allclose(out[..., 1], out[..., 2], atol=1)
 
 
 # --- match_luminance ------------------------------------------------------------------------------
-def test_match_luminance_gives_the_content_mean_and_std_and_keeps_style_colours():
+def test_match_luminance_gives_the_content_mean_and_std_and_keeps_style_colors():
     style = muted_image(30, 30, seed=7, spread=30.0)  # luminance about 128 +- 6
     content = mid_range(gradient_image(40, 20, seed=8))  # wider luminance spread
     out = match_luminance(style, content)

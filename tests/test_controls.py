@@ -205,7 +205,7 @@ def chroma(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("YCbCr"), dtype=float)[..., 1:]
 
 
-def test_preserve_colors_luminance_keeps_the_photo_colours(
+def test_preserve_colors_luminance_keeps_the_photo_colors(
     small_pair, tiny_extractor, tiny_settings
 ):
     content, _ = small_pair
@@ -216,7 +216,7 @@ def test_preserve_colors_luminance_keeps_the_photo_colours(
         content, style, settings.replace(preserve_colors="luminance"), extractor=tiny_extractor
     )
     photo = chroma(content.resize(kept.best_image.size))
-    # Equal up to rounding and the clipping of colours that fall outside RGB (measured 2.3).
+    # Equal up to rounding and the clipping of colors that fall outside RGB (measured 2.3).
     assert np.abs(chroma(kept.best_image) - photo).mean() < 4.0
     assert (
         np.abs(chroma(plain.best_image) - photo).mean()
@@ -224,7 +224,7 @@ def test_preserve_colors_luminance_keeps_the_photo_colours(
     )
 
 
-def test_preserve_colors_histogram_recolours_the_style(small_pair, tiny_extractor, tiny_settings):
+def test_preserve_colors_histogram_recolors_the_style(small_pair, tiny_extractor, tiny_settings):
     content, _ = small_pair
     style = Image.new("RGB", (32, 32), (20, 200, 40)).rotate(0)
     settings = tiny_settings.replace(steps=15, style_weight=1000.0, lr=0.05)
@@ -237,4 +237,4 @@ def test_preserve_colors_histogram_recolours_the_style(small_pair, tiny_extracto
         np.abs(np.asarray(r.best_image, dtype=float).mean(axis=(0, 1)) - photo_mean).sum()
         for r in (plain, matched)
     ]
-    assert distance[1] < 0.5 * distance[0]  # the result's colours follow the photo, not the green
+    assert distance[1] < 0.5 * distance[0]  # the result's colors follow the photo, not the green

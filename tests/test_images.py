@@ -90,7 +90,7 @@ def test_loads_common_formats(tmp_path, suffix):
 
 
 def test_gif_uses_the_first_frame(tmp_path):
-    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames = [Image.new("RGB", (8, 8), color) for color in ((255, 0, 0), (0, 0, 255))]
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
     r, _, b = pixel(load_image(path))
@@ -121,7 +121,7 @@ def test_resize_antialiases():
     checker = np.indices((64, 64)).sum(axis=0) % 2 * 255
     img = Image.fromarray(checker.astype(np.uint8)).convert("RGB")
     small = np.asarray(resize_image(img, 8), dtype=float)
-    assert small.std() < 10  # averaged to grey, not aliased into stripes
+    assert small.std() < 10  # averaged to gray, not aliased into stripes
     assert abs(small.mean() - 127.5) < 10
 
 
@@ -307,7 +307,7 @@ def test_odd_modes_and_values_become_rgb(monkeypatch):
     floats = np.array([[np.nan, np.inf, -np.inf, 0.5]], dtype=np.float32)
     rgb = to_rgb(Image.fromarray(floats))  # NaN -> 0, inf -> the top, -inf -> 0, no warning
     assert [pixel(rgb, (x, 0))[0] for x in range(4)] == [0, 255, 0, 128]
-    premultiplied = to_rgb(Image.new("La", (2, 2), (100, 128)))  # half-covered grey 199
+    premultiplied = to_rgb(Image.new("La", (2, 2), (100, 128)))  # half-covered gray 199
     assert pixel(premultiplied) == pytest.approx((227, 227, 227), abs=1)
 
     def unsupported(self, mode=None, *args, **kwargs):  # as Pillow says for e.g. BGR;24

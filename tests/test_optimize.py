@@ -1,4 +1,4 @@
-"""The optimisation loop on tiny images with random weights: properties of whole runs."""
+"""The optimization loop on tiny images with random weights: properties of whole runs."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_too_small_images_are_refused_before_running(small_pair):
         ({"style_weight": -1.0}, "style_weight must be a finite number >= 0, got -1.0"),
         ({"content_weight": float("nan")}, "content_weight must be a finite number >= 0, got nan"),
         ({"tv_weight": float("inf")}, "tv_weight must be a finite number >= 0, got inf"),
-        ({"content_weight": 0.0, "style_weight": 0.0}, "both 0: nothing to optimise"),
+        ({"content_weight": 0.0, "style_weight": 0.0}, "both 0: nothing to optimize"),
         ({"lr": 0.0}, "lr must be greater than 0"),
         ({"beta_1": 1.0}, "beta_1 must be below 1 \\(0.9 is Keras' default, 0.99 the Tensor"),
         ({"beta_1": -0.1}, "beta_1 must be a finite number >= 0, got -0.1"),

@@ -1,7 +1,7 @@
 """Real style transfer with the pretrained VGG16 weights from ../shared/weights (runs in CI).
 
 The thresholds come from measured runs (cat.jpg + swirl.jpg, 128 px, 40 steps, default
-weights): style loss 1.30 -> 0.23, grey-level correlation with the photo 0.80, total loss
+weights): style loss 1.30 -> 0.23, gray-level correlation with the photo 0.80, total loss
 13.1 -> 3.3. They leave room for machine-to-machine differences but fail on a broken method.
 """
 
@@ -19,7 +19,7 @@ from nst_helpers.settings import Settings
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 
 
-def grey(img) -> np.ndarray:
+def gray(img) -> np.ndarray:
     return np.asarray(img, dtype=float).mean(axis=-1).ravel()
 
 
@@ -39,17 +39,17 @@ def test_short_run_moves_style_and_keeps_content(vgg16_real, weights_path):
     assert result.history["total"][-1] < 0.5 * result.history["total"][0]
     # The result's Gram matrices are much closer to the style image's than the photo's were.
     assert end["style"] < 0.4 * start["style"]
-    # ...and it is still recognisably the photo: its grey levels follow the photo's closely,
+    # ...and it is still recognizably the photo: its gray levels follow the photo's closely,
     # far more than those of another photo do.
     other, _ = prepare_images(CONTENT.parent / "astronaut.jpg", STYLE, settings)
     other = other.resize(content.size)
-    assert np.corrcoef(grey(content), grey(result.best_image))[0, 1] > 0.6
-    assert np.corrcoef(grey(other), grey(result.best_image))[0, 1] < 0.3
+    assert np.corrcoef(gray(content), gray(result.best_image))[0, 1] > 0.6
+    assert np.corrcoef(gray(other), gray(result.best_image))[0, 1] < 0.3
     assert end["content"] < 1.0  # 1.0 would be the distance of an all-black image
 
 
 def test_losses_mean_the_same_at_two_sizes(vgg16_real, weights_path):
-    """The normalised losses of the same pair stay comparable when the image size doubles."""
+    """The normalized losses of the same pair stay comparable when the image size doubles."""
     values = {}
     for size in (128, 256):
         settings = Settings(arch="vgg16", weights=str(weights_path), max_dim=size)

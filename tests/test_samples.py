@@ -404,12 +404,12 @@ def test_make_styles_is_deterministic(make_styles, tmp_path):
         assert np.array_equal(_pixels(a), _pixels(b))
 
 
-def test_make_styles_styles_are_colourful_textures(make_styles):
+def test_make_styles_styles_are_colorful_textures(make_styles):
     for name, render in make_styles.STYLES.items():
         pixels = np.asarray(render(size=128), dtype=np.float32)
         assert pixels.shape == (128, 128, 3), name
         assert pixels.std() > 25, f"{name} is too flat"
-        assert np.ptp(pixels.mean(axis=(0, 1))) > 10, f"{name} is nearly grey"
+        assert np.ptp(pixels.mean(axis=(0, 1))) > 10, f"{name} is nearly gray"
 
 
 def test_bundled_styles_match_the_script(make_styles, tmp_path):
