@@ -251,6 +251,8 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, term, recipe=N
     `inputs` are the (content, styles, mask) files, `size` the content image's (width, height);
     `recipe` replaces the run's own (a rerun keeps the original, so its file is the same).
     """
+    from PIL import Image
+
     from nst_helpers.display import ProgressBar
     from nst_helpers.optimize import stylize
     from nst_helpers.run import NonFiniteLossError
@@ -258,7 +260,11 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, term, recipe=N
 
     content, styles, mask = inputs
     if not args.quiet:  # the memory estimate, or the tile plan when the whole image won't fit
-        term.note(memory_note(content, settings, mask, size), prefix="")
+        sizes = []
+        for path in styles:  # the style images count too (their headers only)
+            with Image.open(path) as img:
+                sizes.append(img.size)
+        term.note(memory_note(content, settings, mask, size, sizes), prefix="")
     callbacks = [_snapshot_saver(output, args.save_every, term)] if args.save_every else []
     recorder = None
     if args.gif:

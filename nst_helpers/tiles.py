@@ -200,8 +200,9 @@ def plan_for(
     return plan
 
 
-def memory_note(content, settings: Settings, mask, size: tuple[int, int]) -> str:
-    """What the CLI says before a run: the memory estimate, or the tile plan if it won't fit."""
+def memory_note(content, settings: Settings, mask, size: tuple[int, int], style_sizes=()) -> str:
+    """What the CLI says before a run: the memory estimate (counting the style images at their
+    working size, `style_sizes` as loaded), or the tile plan if it won't fit."""
     plan = plan_for(content, settings, mask)
     if plan is not None:
         return plan.describe()
@@ -211,8 +212,8 @@ def memory_note(content, settings: Settings, mask, size: tuple[int, int]) -> str
         f"{width}x{height} px, {settings.arch.upper()}, {settings.optimizer}"
         + (" on an image pyramid" if settings.pyramid else "")
         + f", levels {settings.levels()}: needs about "
-        f"{estimate_memory(settings, width, height) / 2**30:.1f} GiB of memory"
-        + (f" ({free / 2**30:.1f} GiB available)" if free else "")
+        f"{estimate_memory(settings, width, height, style_sizes=style_sizes) / 2**30:.1f} GiB of "
+        "memory" + (f" ({free / 2**30:.1f} GiB available)" if free else "")
     )
 
 

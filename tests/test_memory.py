@@ -173,3 +173,19 @@ def test_large_jpeg_is_decoded_at_a_reduced_size(tmp_path, monkeypatch):
     assert small.size == (67, 100) == scaled_size((1600, 2400), 100)
     difference = np.abs(np.asarray(small, float) - np.asarray(full, float))
     assert difference.mean() < 3  # the same picture
+
+
+def test_cli_memory_line_counts_the_style_image(tmp_path, capsys):
+    from conftest import CONTENT, STYLE
+    from nst_helpers.cli import main
+    from nst_helpers.images import load_image, scaled_size
+
+    args = [str(CONTENT), str(STYLE), "-o", str(tmp_path / "o.png"), "--weights", "none"]
+    args += ["--arch", "vgg19", "--max-dim", "64", "--style-scale", "16", "--steps", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    settings = Settings(arch="vgg19", weights=None, max_dim=64, style_scale=16, steps=1)
+    width, height = scaled_size(load_image(CONTENT).size, 64)
+    with_style = estimate_memory(settings, width, height, style_sizes=[load_image(STYLE).size])
+    assert with_style > 1.5 * estimate_memory(settings, width, height)  # the style image matters
+    assert f"needs about {with_style / 2**30:.1f} GiB of memory" in err
