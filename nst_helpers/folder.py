@@ -22,7 +22,7 @@ from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
 from nst_helpers.settings import Settings
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 @dataclass
@@ -80,11 +80,11 @@ def folder_images(folder: str | os.PathLike) -> list[Path]:
     files = sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES and not p.name.startswith(".")
     )
     if not files:
         raise NSTError(
-            f"'{folder}' holds no image files ({', '.join(IMAGE_SUFFIXES)}): check the folder."
+            f"'{folder}' holds no image files ({', '.join(PHOTO_SUFFIXES)}): check the folder."
         )
     return files
 
@@ -151,12 +151,19 @@ def stylize_folder(
     output_dir = imgs.ensure_writable_dir(output_dir)
     summary = FolderSummary()
     pending = []  # (job, output, recipe)
-    for path in folder_images(folder):
+    photos = folder_images(folder)
+    inputs = {Path(p).resolve() for p in [*photos, *styles]}  # after links: never overwritten
+    planned: set[Path] = set()
+    for path in photos:
         output = output_dir / f"{path.stem}.png"
-        if output.resolve() == path.resolve():
-            summary.failed.append((path, "its output would overwrite it"))
-            report(f"failed {path}: its output would overwrite it; use another output folder.")
+        clash = output.resolve() in inputs or output.resolve() in planned
+        if clash:  # an input's file, or the output of another photo with the same name
+            why = "an input" if output.resolve() in inputs else "another photo's output"
+            summary.failed.append((path, f"its output {output} would overwrite {why}"))
+            report(f"failed {path}: its output {output} would overwrite {why}; use another "
+                   "output folder (-o) or rename the photo.")  # fmt: skip
             continue
+        planned.add(output.resolve())
         try:
             recipe = make_recipe(settings, path, styles, {"output": os.fspath(output)})
             if recipe_matches(output, recipe):

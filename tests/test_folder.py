@@ -118,3 +118,36 @@ def test_without_ray_installed_the_message_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(NSTError, match=r'pip install "nst-helpers\[ray\]", or run without --ray'):
         connect("auto")
+
+
+def test_a_folder_run_never_overwrites_an_input(tmp_path, tiny_settings, tiny_extractor):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    gradient_image(40, 30, seed=0).save(folder / "a.jpg")  # its output a.png is the next input
+    gradient_image(40, 30, seed=3).save(folder / "a.png")  # its output is itself
+    gradient_image(30, 40, seed=2).save(folder / "b.jpg")
+    style = folder / "c.png"  # the style lives in the folder too: c.png's output is the style
+    gradient_image(36, 36, seed=1).save(style)
+    before = {path: path.read_bytes() for path in folder.iterdir()}
+    lines = []
+    summary = stylize_folder(folder, style, folder, tiny_settings, extractor=tiny_extractor,
+                             report=lines.append)  # fmt: skip
+    assert summary.done == [folder / "b.png"]
+    assert sorted(p.name for p, _ in summary.failed) == ["a.jpg", "a.png", "c.png"]
+    assert all("would overwrite an input" in why for _, why in summary.failed)
+    for path, data in before.items():
+        assert path.read_bytes() == data  # every input unchanged
+
+
+def test_two_photos_with_one_name_do_not_share_an_output(tmp_path, tiny_settings, tiny_extractor):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    gradient_image(40, 30, seed=0).save(folder / "a.jpg")
+    gradient_image(40, 30, seed=3).save(folder / "a.webp")
+    style = tmp_path / "style.png"
+    gradient_image(36, 36, seed=1).save(style)
+    summary = stylize_folder(folder, style, tmp_path / "out", tiny_settings,
+                             extractor=tiny_extractor, report=lambda line: None)  # fmt: skip
+    assert summary.done == [tmp_path / "out" / "a.png"]
+    ((failed, why),) = summary.failed
+    assert failed.name == "a.webp" and "would overwrite another photo's output" in why
