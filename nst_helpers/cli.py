@@ -216,6 +216,12 @@ def _run(args: argparse.Namespace, term: Terminal) -> int:
         sweep = _sweep_plan(args, inputs)
         variants = [variant_path(output, sweep[1], value) for value in sweep[2]]
     steps = sum(settings.steps_per_level())
+    if args.save_every and not args.rerun:  # a tiled run takes its plan's steps: name them all
+        from nst_helpers.tiles import plan_for
+
+        import_tensorflow_quietly()  # the plan asks TensorFlow for a GPU
+        tiled = plan_for(inputs[0], settings, inputs[2])
+        steps = sum(tiled.steps) if tiled is not None else steps
     plan = plan_outputs(output, what="rerun output (-o)" if args.rerun else "output (-o)",
                         gif=gif, snapshot_every=args.save_every, steps=steps,
                         variants=variants)  # fmt: skip
@@ -223,14 +229,15 @@ def _run(args: argparse.Namespace, term: Terminal) -> int:
         sources.append(("weights file", settings.weights))
     check_outputs(plan, sources)
     content = images.load_image(inputs[0])  # fail fast on a bad file, before TensorFlow
-    for path in [*inputs[1], *([inputs[2]] if inputs[2] else [])]:
-        images.load_image(path)
+    sizes = (content.size, [images.load_image(path).size for path in inputs[1]])
+    if inputs[2]:
+        images.load_image(inputs[2])
     _prepare_folders(plan, args.quiet, term)
     with lock_outputs([path for _, path in plan.files]):
         import_tensorflow_quietly()
         if sweep is not None:
             return _run_sweep(args, settings, inputs, output, sweep, term)
-        return _stylize_and_save(args, settings, inputs, content.size, output, term, recipe)
+        return _stylize_and_save(args, settings, inputs, sizes, output, term, recipe)
 
 
 def _prepare_folders(plan, quiet: bool, term: Terminal) -> None:
@@ -245,14 +252,12 @@ def _prepare_folders(plan, quiet: bool, term: Terminal) -> None:
             term.note(f"removed {removed} temporary file(s) an interrupted run left in '{folder}'.")
 
 
-def _stylize_and_save(args, settings, inputs, size, output: Path, term, recipe=None) -> int:
+def _stylize_and_save(args, settings, inputs, sizes, output: Path, term, recipe=None) -> int:
     """Runs `stylize` with progress, snapshots and GIF; saves the best image with its recipe.
 
-    `inputs` are the (content, styles, mask) files, `size` the content image's (width, height);
+    `inputs` are the (content, styles, mask) files, `sizes` (content size, [style sizes]) as loaded;
     `recipe` replaces the run's own (a rerun keeps the original, so its file is the same).
     """
-    from PIL import Image
-
     from nst_helpers.display import ProgressBar
     from nst_helpers.optimize import stylize
     from nst_helpers.run import NonFiniteLossError
@@ -260,11 +265,7 @@ def _stylize_and_save(args, settings, inputs, size, output: Path, term, recipe=N
 
     content, styles, mask = inputs
     if not args.quiet:  # the memory estimate, or the tile plan when the whole image won't fit
-        sizes = []
-        for path in styles:  # the style images count too (their headers only)
-            with Image.open(path) as img:
-                sizes.append(img.size)
-        term.note(memory_note(content, settings, mask, size, sizes), prefix="")
+        term.note(memory_note(content, settings, mask, *sizes), prefix="")
     callbacks = [_snapshot_saver(output, args.save_every, term)] if args.save_every else []
     recorder = None
     if args.gif:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
+from nst_helpers.outputs import resolved_path
 from nst_helpers.settings import Settings
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -152,18 +153,18 @@ def stylize_folder(
     summary = FolderSummary()
     pending = []  # (job, output, recipe)
     photos = folder_images(folder)
-    inputs = {Path(p).resolve() for p in [*photos, *styles]}  # after links: never overwritten
+    inputs = {resolved_path(Path(p)) for p in [*photos, *styles]}  # after links: never overwritten
     planned: set[Path] = set()
     for path in photos:
         output = output_dir / f"{path.stem}.png"
-        clash = output.resolve() in inputs or output.resolve() in planned
-        if clash:  # an input's file, or the output of another photo with the same name
-            why = "an input" if output.resolve() in inputs else "another photo's output"
+        target = resolved_path(output)
+        if target in inputs or target in planned:  # an input, or another photo's output
+            why = "an input" if target in inputs else "another photo's output"
             summary.failed.append((path, f"its output {output} would overwrite {why}"))
             report(f"failed {path}: its output {output} would overwrite {why}; use another "
                    "output folder (-o) or rename the photo.")  # fmt: skip
             continue
-        planned.add(output.resolve())
+        planned.add(target)
         try:
             recipe = make_recipe(settings, path, styles, {"output": os.fspath(output)})
             if recipe_matches(output, recipe):
@@ -188,7 +189,12 @@ def stylize_folder(
             summary.interrupted = True
             raise KeyboardInterrupt
         recipe["options"].update((result.recipe or {}).get("options", {}))  # e.g. the tile plan
-        result.save(output, recipe)
+        try:
+            result.save(output, recipe)
+        except (OSError, NSTError) as err:  # this photo fails; the batch goes on
+            summary.failed.append((Path(recipe["inputs"]["content"]["path"]), str(err)))
+            report(f"failed {recipe['inputs']['content']['path']}: can't write {output} ({err})")
+            return
         summary.done.append(output)
         report(f"done {recipe['inputs']['content']['path']} -> {output}: {result.summary()}")
 
@@ -232,5 +238,5 @@ def run_folder(args, settings: Settings, term) -> int:
                              ray=args.ray, workers=args.workers, report=report)  # fmt: skip
     term.say(f"{output}: {summary.line()}")
     if summary.interrupted:
-        return 130
+        return 143 if term.terminated else 130  # SIGTERM or Ctrl-C, as for one image
     return 1 if summary.failed else 0

@@ -162,3 +162,10 @@ def peak_memory() -> int:
         return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
+
+
+def has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (whose memory is TensorFlow's to manage, not ours)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))

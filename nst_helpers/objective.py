@@ -119,3 +119,23 @@ def layer_masks(mask, extractor: FeatureExtractor) -> dict:
         shape = (max(1, height // factor), max(1, width // factor))
         masks[name] = tf.image.resize(mask, shape, method="area")
     return masks
+
+
+def check_level_sizes(extractor, settings: Settings, content_img, style_imgs) -> None:
+    """Fails fast, before any work, if a level is too small for the network."""
+    levels = settings.levels()  # the message names a size that works for the smallest level
+    setting = "max_dim (--max-dim)"
+    if len(levels) > 1:
+        setting = "start_dim (--start-dim) and max_dim (--max-dim)"
+    for size in levels:
+        width, height = imgs.scaled_size(content_img.size, size)
+        extractor.check_image_size(
+            height, width, "content image", source_size=content_img.size, setting=setting
+        )
+        style_dim = max(1, round(size * settings.style_scale))
+        for style_img in style_imgs:
+            width, height = imgs.scaled_size(style_img.size, style_dim)
+            extractor.check_image_size(
+                height, width, "style image", source_size=style_img.size,
+                scale=settings.style_scale, setting=setting,
+            )  # fmt: skip

@@ -14,12 +14,18 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from nst_helpers import color, tiled_run, tiles
+from nst_helpers import color, memory, tiled_run, tiles
 from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
 from nst_helpers.memory import LBFGS_MEMORY, check_memory
 from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precision
-from nst_helpers.objective import compute_losses, layer_masks, load_mask, make_targets
+from nst_helpers.objective import (
+    check_level_sizes,
+    compute_losses,
+    layer_masks,
+    load_mask,
+    make_targets,
+)
 from nst_helpers.pyramid import ImageVariables
 from nst_helpers.run import Event, NonFiniteLossError, Result, Run, Stop
 from nst_helpers.settings import Settings, as_settings
@@ -113,7 +119,7 @@ def stylize(
     settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
-    plan = tiles.plan_for(content, settings, mask, _has_gpu())
+    plan = tiles.plan_for(content, settings, mask, memory.has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
         return tiled_run.stylize_tiled(content, style, settings, plan, extractor=extractor,
                                        callbacks=callbacks, ray=ray, workers=workers)  # fmt: skip
@@ -143,6 +149,9 @@ def stylize_variants(
     if not variants:
         raise NSTError("stylize_variants needs at least one Settings; got none.")
     settings = variants[0]
+    same = {k: getattr(settings, k) for k in ("content_weight", "style_weight", "tv_weight")}
+    if any(v.replace(**same) != settings for v in variants):  # one run serves them all
+        raise NSTError("the variants of one batch may differ only in their loss weights.")
     started = time.perf_counter()
     content_img = imgs.as_image(content, "content")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
@@ -156,18 +165,23 @@ def stylize_variants(
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     settings.blend_weights(len(style_imgs))  # checks the count early
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
-    if not _has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
+    if not memory.has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
         size = imgs.scaled_size(content_img.size, settings.max_dim)
         check_memory(settings, *size, style_sizes=[s.size for s in style_imgs])
     extractor = matching_extractor(extractor, settings)
-    _check_level_sizes(extractor, settings, content_img, style_imgs)
+    check_level_sizes(extractor, settings, content_img, style_imgs)
 
     run = Run(settings, list(callbacks), started, batch=len(variants))
     weights = [[v.content_weight, v.style_weight, v.tv_weight] for v in variants]
     image = None
     inputs = (content_img, style_imgs, mask_img)
     for level, (size, steps) in enumerate(zip(settings.levels(), run.level_steps, strict=True)):
-        image = optimize_level(run, extractor, inputs, weights, image, level, size, steps)
+        try:
+            image = optimize_level(run, extractor, inputs, weights, image, level, size, steps)
+        except KeyboardInterrupt:  # while a level is set up: keep the last level's image
+            if image is None:
+                raise
+            run.stopped = "interrupted"
         if run.stopped != "finished":
             break
     final_size = imgs.scaled_size(content_img.size, settings.max_dim)
@@ -183,32 +197,6 @@ def stylize_variants(
             result.image = color.transfer_luminance(result.image, content_img)
             result.best_image = color.transfer_luminance(result.best_image, content_img)
     return results
-
-
-def _has_gpu() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def _check_level_sizes(extractor, settings: Settings, content_img, style_imgs) -> None:
-    """Fails fast, before any work, if a level is too small for the network."""
-    levels = settings.levels()  # the message names a size that works for the smallest level
-    setting = "max_dim (--max-dim)"
-    if len(levels) > 1:
-        setting = "start_dim (--start-dim) and max_dim (--max-dim)"
-    for size in levels:
-        width, height = imgs.scaled_size(content_img.size, size)
-        extractor.check_image_size(
-            height, width, "content image", source_size=content_img.size, setting=setting
-        )
-        style_dim = max(1, round(size * settings.style_scale))
-        for style_img in style_imgs:
-            width, height = imgs.scaled_size(style_img.size, style_dim)
-            extractor.check_image_size(
-                height, width, "style image", source_size=style_img.size,
-                scale=settings.style_scale, setting=setting,
-            )  # fmt: skip
 
 
 def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:

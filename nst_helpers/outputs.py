@@ -100,11 +100,11 @@ def check_outputs(plan: OutputPlan, inputs: Sequence[tuple[str, Path | None]]) -
     Raises:
         NSTError: One line naming the output, the problem and the fix.
     """
-    sources = [(what, Path(path), _resolved(Path(path))) for what, path in inputs if path]
+    sources = [(what, Path(path), resolved_path(Path(path))) for what, path in inputs if path]
     seen: dict[Path, str] = {}
     for what, path in plan.files:
         _check_writable_name(path, what)
-        resolved = _resolved(path)
+        resolved = resolved_path(path)
         if resolved in seen:
             raise NSTError(
                 f"the {what} '{path}' is also the {seen[resolved]}: the run would write it twice. "
@@ -122,7 +122,7 @@ def _check_snapshots(snapshots: Snapshots, sources) -> None:
     what = "snapshot (--save-every)"
     last = snapshots.path(max(snapshots.below - 1, 1))
     _check_writable_name(last, what)  # the longest name
-    folder = _resolved(snapshots.output.parent)
+    folder = resolved_path(snapshots.output.parent)
     for source_what, source, resolved in sources:
         if resolved.parent == folder and snapshots.matches(resolved.name):
             raise _overwrite_error(what, folder / resolved.name, source_what, source)
@@ -187,7 +187,8 @@ def _limits(folder: Path) -> tuple[int, int]:
         return 255, 4096
 
 
-def _resolved(path: Path) -> Path:
+def resolved_path(path: Path) -> Path:
+    """`path` with links resolved; a link loop is an NSTError naming the link."""
     try:
         return path.resolve()
     except (OSError, RuntimeError) as err:  # a symlink loop
@@ -214,7 +215,7 @@ def lock_outputs(paths: Sequence[Path]) -> Iterator[None]:
         NSTError: Another run holds the lock on one of `paths`.
     """
     with ExitStack() as stack:
-        for path in sorted({_resolved(Path(p)) for p in paths}):
+        for path in sorted({resolved_path(Path(p)) for p in paths}):
             stack.enter_context(_locked(path))
         yield
 

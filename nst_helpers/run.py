@@ -218,6 +218,8 @@ class Run:
         values = {name: np.ravel(np.asarray(losses[name], dtype=np.float64)) for name in LOSS_NAMES}
         if not all(np.isfinite(v).all() for v in values.values()):
             self._non_finite(values)
+            if self.level_best is None:  # a NaN on a level's first step: keep its start image
+                self.level_best = np.array(image_before())
             raise Stop
         step = self.done
         for item, history in enumerate(self.history):
@@ -277,8 +279,8 @@ class Run:
         done = self.done
         results = [
             Result(
-                image=_at_size(final[item], final_size),
-                best_image=_at_size(best[item], final_size),
+                image=at_size(final[item], final_size),
+                best_image=at_size(best[item], final_size),
                 best_step=int(self.best_step[item]) if done else 0,
                 best_loss=float(self.best_loss[item]),
                 best_losses=self.best_losses[item],
@@ -301,7 +303,7 @@ class Run:
         return results
 
 
-def _at_size(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
+def at_size(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """The image at the run's final size (a run stopped at a coarse level is upsampled)."""
     img = imgs.tensor_to_image(array)
     return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)

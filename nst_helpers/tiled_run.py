@@ -201,7 +201,8 @@ def stylize_tiled(
         A Result whose `levels` describe the plan; its losses are the mean over the last
         level's tiles. Ctrl-C keeps the canvas so far.
     """
-    from nst_helpers.optimize import _check_level_sizes, matching_extractor, optimize_level
+    from nst_helpers.objective import check_level_sizes
+    from nst_helpers.optimize import matching_extractor, optimize_level
     from nst_helpers.recipe import make_recipe
 
     started = time.perf_counter()
@@ -218,7 +219,7 @@ def stylize_tiled(
     extractor = matching_extractor(extractor, settings)
     base_dim = [lv.max_dim for lv in plan.levels if not lv.tiles][-1]
     base = settings.replace(max_dim=base_dim, level_steps=None)
-    _check_level_sizes(extractor, base, content_img, style_imgs)
+    check_level_sizes(extractor, base, content_img, style_imgs)
     run = TileRun(settings, list(callbacks), started, plan)
     weights = [[settings.content_weight, settings.style_weight, settings.tv_weight]]
     image = None
@@ -316,10 +317,10 @@ def _box(tile: Tile) -> tuple[slice, slice]:
 
 def _result(run: TileRun, canvas, content_img, settings: Settings, recipe: dict) -> Result:
     """The Result of a tiled run, at the final size (a stopped run's canvas is upsampled)."""
-    from nst_helpers.run import _at_size
+    from nst_helpers.run import at_size
 
     final_size = run.plan.levels[-1].size
-    image = _at_size(canvas, final_size)
+    image = at_size(canvas, final_size)
     if settings.preserve_colors == "luminance":
         image = color.transfer_luminance(image, content_img)
     last = [u for u, (lv, _) in enumerate(run.units) if lv == run.units[run.level][0]]

@@ -187,9 +187,9 @@ def plan_for(
         NSTError: A mask is given for a run that needs tiles (not supported yet).
     """
     if has_gpu is None:
-        from nst_helpers.optimize import _has_gpu
+        from nst_helpers import memory
 
-        has_gpu = _has_gpu()
+        has_gpu = memory.has_gpu()
     size = as_image(content, "content").size
     plan = plan_tiles(settings, size, memory_limit(settings, has_gpu))
     if plan is not None and mask is not None:

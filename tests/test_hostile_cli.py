@@ -387,3 +387,39 @@ def test_help_and_readme_promise_the_mask_for_any_optimizer():
         "black areas stay the photo (soft edge), with either optimizer"
         in (ROOT / "README.md").read_text()
     )
+
+
+def test_a_tiled_runs_snapshots_never_overwrite_an_input(tmp_path, capsys, no_run):
+    # A tiled run takes more steps than --steps says: every snapshot name is checked.
+    style = png_copy(STYLE, tmp_path / "out_00003.png")
+    before = fingerprint(style, CONTENT)
+    tiled = ["--memory-limit", 0.8, "--tile-size", 64, "--tile-overlap", 8, "--tile-steps", 2]
+    args = [CONTENT, style, "-o", tmp_path / "out.png", "--save-every", 1, "--weights", "none"]
+    code, _, err = nst(capsys, *args, "--max-dim", 256, "--steps", 2, *tiled, "-q")
+    assert code == 1
+    one_line(err, "out_00003.png", "refusing to overwrite it")
+    assert unchanged(before)
+
+
+def test_a_folder_run_with_a_link_loop_or_an_unwritable_output_goes_on(
+    tmp_path, tiny_settings, tiny_extractor
+):
+    from nst_helpers.folder import stylize_folder
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    out.mkdir()
+    for name, seed in (("a.png", 0), ("b.png", 1), ("c.png", 2)):
+        gradient_image(40, 30, seed=seed).save(photos / name)
+    (out / "a.png").symlink_to(out / "a.png")  # a link loop where a's output goes
+    (out / "b.png").mkdir()  # a folder where b's output goes
+    lines = []
+    with pytest.raises(NSTError, match="can't resolve .*a.png.*fix or remove the link"):
+        stylize_folder(photos, photos / "c.png", out, tiny_settings, extractor=tiny_extractor,
+                       report=lines.append)  # fmt: skip
+    (out / "a.png").unlink()
+    summary = stylize_folder(photos, STYLE, out, tiny_settings, extractor=tiny_extractor,
+                             report=lines.append)  # fmt: skip
+    assert [p.name for p, _ in summary.failed] == ["b.png"]  # b can't be written, a and c are
+    assert summary.done == [out / "a.png", out / "c.png"]
+    assert any(line.startswith("failed ") and "can't write" in line for line in lines)

@@ -119,14 +119,14 @@ def test_memory_estimate_counts_decoding_and_holding_full_size_inputs():
 def test_stylize_counts_the_style_image_before_any_work(
     tmp_path, monkeypatch, tiny_extractor, tiny_settings
 ):
-    from nst_helpers import memory, optimize
+    from nst_helpers import memory
 
     content, style = tmp_path / "content.png", tmp_path / "style.png"
     gradient_image(40, 30).save(content)
     gradient_image(36, 36, seed=1).save(style)
     before = content.read_bytes(), style.read_bytes()
     monkeypatch.setattr(memory, "available_memory", lambda: int(1.2 * 2**30))
-    monkeypatch.setattr(optimize, "_has_gpu", lambda: False)  # the check of the machine's RAM
+    monkeypatch.setattr(memory, "has_gpu", lambda: False)  # the check of the machine's RAM
     steps = []
     # style_scale 32: the style image goes through the network at 1024 px, the content at 32.
     with pytest.raises(NSTError, match=r"a smaller style_scale \(--style-scale\)"):

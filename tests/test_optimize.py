@@ -263,3 +263,56 @@ def test_best_fields_describe_the_image_returned(small_pair, tiny_extractor, tin
             assert result.best_step == 7
         else:
             assert result.best_losses["total"] == result.history["total"][result.best_step]
+
+
+def test_a_nan_on_the_first_step_keeps_the_start_image(
+    small_pair, tiny_extractor, tiny_settings, monkeypatch
+):
+    from nst_helpers.images import prepare_images
+
+    def poisoned_tv(image, per_item=False):  # NaN from the very first step
+        return tf.fill([tf.shape(image)[0]] if per_item else [], np.nan)
+
+    monkeypatch.setattr(losses, "tv_loss", poisoned_tv)
+    with pytest.raises(NonFiniteLossError, match="at step 1 .*the start image was kept"):
+        run(small_pair, tiny_extractor, tiny_settings, steps=5)
+    monkeypatch.undo()
+    try:
+        monkeypatch.setattr(losses, "tv_loss", poisoned_tv)
+        run(small_pair, tiny_extractor, tiny_settings, steps=5)
+    except NonFiniteLossError as err:
+        result = err.result
+    start = np.asarray(prepare_images(*small_pair, tiny_settings)[0])
+    assert np.array_equal(np.asarray(result.best_image), start)  # the photo, not NaN pixels
+    assert np.array_equal(np.asarray(result.image), start)
+
+
+def test_variants_of_one_batch_may_differ_only_in_their_weights(
+    small_pair, tiny_extractor, tiny_settings
+):
+    from nst_helpers.optimize import stylize_variants
+
+    variants = [tiny_settings, tiny_settings.replace(lr=0.5)]
+    with pytest.raises(NSTError, match="may differ only in their loss weights"):
+        stylize_variants(*small_pair, variants, extractor=tiny_extractor)
+
+
+def test_ctrl_c_while_a_level_is_set_up_keeps_the_last_level(
+    small_pair, tiny_extractor, tiny_settings, monkeypatch
+):
+    from nst_helpers import objective, optimize
+
+    real = objective.make_targets
+    calls = []
+
+    def interrupted_second_time(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the second level's targets
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "make_targets", interrupted_second_time)
+    settings = tiny_settings.replace(max_dim=48, start_dim=32, steps=6)
+    result = run(small_pair, tiny_extractor, settings)
+    assert result.stopped == "interrupted" and result.steps_done == len(result.history["total"])
+    assert 0 < result.steps_done < 6 and result.best_image.size == (48, 36)  # upsampled
