@@ -7,6 +7,7 @@ import os
 import warnings
 from pathlib import Path
 
+from nst_helpers.decoding import first_line
 from nst_helpers.errors import NSTError
 
 
@@ -35,7 +36,8 @@ def _construct_vgg(arch: str, weights: str | os.PathLike | None):
             if weights is None:
                 raise
             raise NSTError(
-                f"could not download the ImageNet weights for {arch.upper()} ({_first_line(err)}). "
+                f"could not download the ImageNet weights for {arch.upper()} "
+                f"({first_line(err, 160)}). "
                 "Without internet, pass a local Keras weights file and the network it is for: "
                 "CLI --arch vgg16 --weights PATH for a VGG16 file (--arch vgg19 for a VGG19 one); "
                 "API arch='vgg16', weights='path/to/file.weights.h5'."
@@ -62,7 +64,7 @@ def _construct_vgg(arch: str, weights: str | os.PathLike | None):
     except Exception as err:
         raise NSTError(
             f"'{path}' does not hold {arch.upper()} include_top=False weights "
-            f"({_first_line(err)}). Check --arch matches the file, or use 'imagenet'."
+            f"({first_line(err, 160)}). Check --arch matches the file, or use 'imagenet'."
         ) from None
 
 
@@ -106,8 +108,3 @@ def _h5_layer_names(handle) -> set[str]:
             names.add(name.decode() if isinstance(name, bytes) else str(name or key))
             names.add(key)
     return names
-
-
-def _first_line(err: BaseException, limit: int = 160) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
