@@ -38,22 +38,30 @@ TABLE = ROOT / "benchmarks" / "TIME_TO_QUALITY.md"
 PAIRS = [("cat", "swirl"), ("astronaut", "mosaic"), ("coffee", "cubist"), ("rocket", "brush")]
 SETTINGS = {
     # max_dim, plain loop steps, steps between judgements, checkpoints (s), a mode's time cap (s)
-    "full": {"max_dim": 512, "plain_steps": 1000, "every": 25, "at": (60, 240), "cap": 400},
+    "full": {"max_dim": 512, "plain_steps": 1000, "every": 25, "at": (60, 240), "cap": 240},
     "quick": {
         "max_dim": 256,
         "plain_steps": 1000,
         "every": 25,
         "at": (15, 60),
-        "cap": 150,
+        "cap": 60,
         "pairs": 1,
     },  # fmt: skip
     "smoke": {"max_dim": 48, "plain_steps": 6, "every": 2, "at": (1, 4), "cap": 8, "pairs": 1},
 }
-# The library's modes, as Settings changes on top of the plain loop's (same objective).
+# L-BFGS modes are judged every this many function evaluations (each costs about one Adam step).
+LBFGS_EVERY = 5
+# The library's modes, as Settings changes on top of the plain loop's (same objective unless a
+# mode changes a weight). The first is the fast preset as it was before this benchmark.
 MODES = {
-    "fast preset": {"preset": "fast"},
-    "fast preset, float32": {"preset": "fast", "precision": "float32"},
-    "tutorial loop, bfloat16": {"precision": "auto"},
+    "L-BFGS + pyramid + bfloat16 (style weight 10)": {"preset": "fast", "style_weight": 10.0},
+    "fast preset (the above, style weight 30)": {"preset": "fast"},
+    "fast preset, from half size (60 steps there)": {
+        "preset": "fast",
+        "start_fraction": 0.5,  # start_dim = max_dim / 2, one doubling to the result's size
+        "level_ratio": 2.0,
+        "level_steps": (60, 10**6),
+    },
 }
 
 
@@ -74,44 +82,54 @@ def plain_settings(setting: dict, weights: str):
 
 
 def mode_settings(plain, changes: dict, setting: dict):
-    """A mode's settings: its preset and changes, the plain loop's objective, a time cap."""
+    """A mode's settings: its preset and changes on the plain loop's objective, no step limit
+    (the `Watch` stops it at the target or at the setting's time cap)."""
     import nst_helpers as nst
+    from nst_helpers.settings import PRESETS
 
     changes = dict(changes)
     preset = changes.pop("preset", None)
+    if "start_fraction" in changes:
+        changes["start_dim"] = round(plain.max_dim * changes.pop("start_fraction"))
     base = nst.Settings.preset(preset) if preset else plain
     objective = {k: getattr(plain, k) for k in ("arch", "weights", "max_dim", "content_weight",
                                                 "style_weight", "tv_weight", "content_layers",
                                                 "style_layers")}  # fmt: skip
-    steps = 10**6 if base.optimizer == "adam" else 10**5
-    every = setting["every"] if base.optimizer == "adam" else max(1, setting["every"] // 2)
-    return base.replace(**objective, **changes, steps=steps, time_budget=setting["cap"],
+    if preset:  # a preset's own weights are part of the mode
+        objective.update({k: v for k, v in PRESETS[preset].items() if k in objective})
+    lbfgs = changes.get("optimizer", base.optimizer) == "lbfgs"
+    every = min(LBFGS_EVERY, setting["every"]) if lbfgs else setting["every"]
+    return base.replace(**{**objective, **changes}, steps=10**6, time_budget=None,
                         preview_every=every)  # fmt: skip
 
 
 class Watch:
-    """A `stylize` callback: judges preview images off the clock; stops at the target."""
+    """A `stylize` callback: judges preview images at the result's size, off the clock; stops
+    the run at the target or once its own time passes `cap` seconds."""
 
-    def __init__(self, judge: Judge, content, style, target: Scores | None = None):
-        self.judge, self.content, self.style, self.target = judge, content, style, target
+    def __init__(self, judge: Judge, content, style, size, target=None, cap=math.inf):
+        self.judge, self.content, self.style, self.size = judge, content, style, size
+        self.target, self.cap = target, cap
         self.judging = 0.0  # seconds spent judging, taken off the run's clock
         self.trace: list[dict] = []  # {"seconds", "step", "content", "style"}
         self.images: list = []  # the judged images, in trace order
         self.reached: dict | None = None
 
     def __call__(self, event) -> None:
-        if event.image is None:
-            return
         clock = event.elapsed - self.judging
-        tick = time.perf_counter()
-        scores = self.judge.score(event.image, self.content, self.style)
-        self.judging += time.perf_counter() - tick
-        point = {"seconds": clock, "step": event.step, **vars(scores)}
-        self.trace.append(point)
-        self.images.append(event.image)
-        if self.target is not None and scores.at_or_below(self.target):
-            self.reached = point
-            raise KeyboardInterrupt  # stop cleanly: stylize returns what it has
+        # A coarse-to-fine level's smaller images are not judged: only the result's size counts.
+        if event.image is not None and event.image.shape[1::-1] == tuple(self.size):
+            tick = time.perf_counter()
+            scores = self.judge.score(event.image, self.content, self.style)
+            self.judging += time.perf_counter() - tick
+            point = {"seconds": clock, "step": event.step, **vars(scores)}
+            self.trace.append(point)
+            self.images.append(event.image)
+            if self.target is not None and scores.at_or_below(self.target):
+                self.reached = point
+                raise KeyboardInterrupt  # stop cleanly: stylize returns what it has
+        if clock > self.cap:
+            raise KeyboardInterrupt
 
 
 def at_time(trace: list[dict], seconds: float) -> dict | None:
@@ -137,7 +155,7 @@ def run_pair(
     shown = nst.resize_image(content, setting["max_dim"])
     photo = judge.score(shown, content, style)
     plain = plain_settings(setting, weights)
-    watch = Watch(judge, content, style)
+    watch = Watch(judge, content, style, shown.size)
     result = nst.stylize(*paths, plain, callbacks=[watch])
     target = watch.trace[-1]
     record = {
@@ -152,7 +170,8 @@ def run_pair(
     images = {"plain tutorial loop": watch.images}
     traces = {"plain tutorial loop": watch.trace}
     for name, changes in (MODES if modes is None else modes).items():
-        mode_watch = Watch(judge, content, style, Scores(target["content"], target["style"]))
+        goal = Scores(target["content"], target["style"])
+        mode_watch = Watch(judge, content, style, shown.size, goal, setting["cap"])
         nst.stylize(*paths, mode_settings(plain, changes, setting), callbacks=[mode_watch])
         reached = mode_watch.reached
         record["modes"][name] = {
@@ -161,6 +180,7 @@ def run_pair(
             "ratio": target["seconds"] / reached["seconds"] if reached else None,
             "at": {str(t): at_time(mode_watch.trace, t) for t in setting["at"]},
             "judged": len(mode_watch.trace),
+            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
         }
         images[name], traces[name] = mode_watch.images, mode_watch.trace
     record["side_by_side"] = side_by_side(record, traces, images, setting, folder)
@@ -168,16 +188,20 @@ def run_pair(
 
 
 def side_by_side(record: dict, traces: dict, images: dict, setting: dict, folder: Path) -> str:
-    """Saves every run's image at the same time (the last checkpoint) next to each other."""
+    """Saves every run's image at the same time (the first checkpoint) side by side, then the
+    plain loop's last image (the target) for reference."""
     import nst_helpers as nst
 
-    seconds = setting["at"][-1]
+    seconds = setting["at"][0]
     shown, labels = [], []
     for name, trace in traces.items():
         point = at_time(trace, seconds)
         if point is not None:
             shown.append(images[name][trace.index(point)])
-            labels.append(f"{name}: {point['step']} steps")
+            labels.append(f"{name}: {point['seconds']:.0f} s, {point['step']} steps")
+    plain = traces["plain tutorial loop"][-1]
+    shown.append(images["plain tutorial loop"][-1])
+    labels.append(f"plain loop's target: {plain['seconds']:.0f} s, {plain['step']} steps")
     slug = record["pair"].replace(" x ", "_")
     path = folder / f"ttq_{slug}.png"
     sheet = nst.contact_sheet(shown, labels, columns=len(shown))
@@ -254,9 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             run_pair(content_name, style_name, setting, args.weights, judge, args.out.parent)
         )
         print(json.dumps(records[-1], indent=1, default=str), flush=True)
-    data = {"name": args.setting, "setting": setting, "measured": report.measured(started),
-            "pairs": records}  # fmt: skip
-    report.save(data, args.out)
+        data = {"name": args.setting, "setting": setting, "measured": report.measured(started),
+                "pairs": records}  # fmt: skip
+        report.save(data, args.out)  # after every pair: an interrupted run keeps what it did
     page = render(data)
     report.write_text(args.out.parent / TABLE.name, page)
     print(page)

@@ -47,7 +47,13 @@ SEED_RANGE = (-(2**63), 2**63 - 1)
 # tutorial's 0.99: `--beta-1 0.99` for that). A preset only fills in fields; explicit values win.
 PRESETS: dict[str, dict] = {
     "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32", "pyramid": False},
-    "fast": {"optimizer": "lbfgs", "pyramid": True, "precision": "auto", "steps": 300},
+    "fast": {
+        "optimizer": "lbfgs",
+        "pyramid": True,
+        "precision": "auto",
+        "steps": 300,
+        "style_weight": 30.0,
+    },
 }
 
 
