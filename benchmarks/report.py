@@ -123,7 +123,27 @@ def render_results(data: dict) -> str:
         parts += _speed_section(data["speed"])
     if "controls" in data:
         parts += _controls_section(data["controls"])
+    parts += _elsewhere_section()
     return "\n".join(parts)
+
+
+def _elsewhere_section() -> list[str]:
+    """Where the judged time to quality and the GPU check are (issue 12)."""
+    gpu = (
+        "measured: [GPU_CHECK.md](GPU_CHECK.md)"
+        if (BENCHMARKS / "GPU_CHECK.md").is_file()
+        else "**not measured yet**: no GPU machine has been lent to this project so far. "
+        "`bash benchmarks/gpu_check.sh` is the prepared one-command check (seconds per step for "
+        "float32/float16 x XLA off/on at 512 and 1024 px, float16 against float32 after 100 "
+        "steps, and judged time to quality at 512 px); until it shows float16 to match, "
+        '`precision="auto"` keeps float32 on GPUs and `jit_compile` stays off'
+    )
+    return [
+        "## Judged time to quality, and the GPU\n",
+        "The loss above is what the runs minimize; the time to a result an independent network "
+        "judges as finished is in [TIME_TO_QUALITY.md](TIME_TO_QUALITY.md) "
+        f"(`benchmarks/time_to_quality.py`). GPU: {gpu}.\n",
+    ]
 
 
 def checkpoint_cells(point: dict, limit_seconds: float, plain_seconds: float) -> list[str]:

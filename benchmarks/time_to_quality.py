@@ -34,7 +34,6 @@ from judge import Judge, Scores  # noqa: E402
 
 WEIGHTS = ROOT.parent / "shared" / "weights" / "vgg16_tv_imagenet_notop.weights.h5"
 RESULTS = ROOT / "benchmarks" / "time_to_quality.json"
-TABLE = ROOT / "benchmarks" / "TIME_TO_QUALITY.md"
 PAIRS = [("cat", "swirl"), ("astronaut", "mosaic"), ("coffee", "cubist"), ("rocket", "brush")]
 SETTINGS = {
     # max_dim, plain loop steps, steps between judgements, checkpoints (s), a mode's time cap (s)
@@ -52,12 +51,13 @@ SETTINGS = {
 # L-BFGS modes are judged every this many function evaluations (each costs about one Adam step).
 LBFGS_EVERY = 5
 # The library's modes, as Settings changes on top of the plain loop's (same objective unless a
-# mode changes a weight). The first is the fast preset as it was before this benchmark.
+# mode changes a weight).
 MODES = {
-    "L-BFGS + pyramid + bfloat16 (style weight 10)": {"preset": "fast", "style_weight": 10.0},
-    "fast preset (the above, style weight 30)": {"preset": "fast"},
-    "fast preset, from half size (60 steps there)": {
+    "fast preset (L-BFGS + pyramid + bfloat16)": {"preset": "fast"},
+    "the above, style weight 30": {"preset": "fast", "style_weight": 30.0},
+    "the above, style weight 30, from half size (60 steps there)": {
         "preset": "fast",
+        "style_weight": 30.0,
         "start_fraction": 0.5,  # start_dim = max_dim / 2, one doubling to the result's size
         "level_ratio": 2.0,
         "level_steps": (60, 10**6),
@@ -146,6 +146,7 @@ def run_pair(
     judge,
     folder: Path,
     modes: dict | None = None,
+    prefix: str = "ttq",
 ) -> dict:
     """Measures the plain loop and every mode (default: MODES) on one pair; its JSON record."""
     import nst_helpers as nst
@@ -183,11 +184,13 @@ def run_pair(
             "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
         }
         images[name], traces[name] = mode_watch.images, mode_watch.trace
-    record["side_by_side"] = side_by_side(record, traces, images, setting, folder)
+    record["side_by_side"] = side_by_side(record, traces, images, setting, folder, prefix)
     return record
 
 
-def side_by_side(record: dict, traces: dict, images: dict, setting: dict, folder: Path) -> str:
+def side_by_side(
+    record: dict, traces: dict, images: dict, setting: dict, folder: Path, prefix: str = "ttq"
+) -> str:
     """Saves every run's image at the same time (the first checkpoint) side by side, then the
     plain loop's last image (the target) for reference."""
     import nst_helpers as nst
@@ -203,7 +206,7 @@ def side_by_side(record: dict, traces: dict, images: dict, setting: dict, folder
     shown.append(images["plain tutorial loop"][-1])
     labels.append(f"plain loop's target: {plain['seconds']:.0f} s, {plain['step']} steps")
     slug = record["pair"].replace(" x ", "_")
-    path = folder / f"ttq_{slug}.png"
+    path = folder / f"{prefix}_{slug}.png"
     sheet = nst.contact_sheet(shown, labels, columns=len(shown))
     nst.save_image(sheet, path)
     return path.name
@@ -231,32 +234,51 @@ def render(data: dict) -> str:
         "",
         f"Measured {report.measured_line(data['measured'])} with `python benchmarks/"
         f"time_to_quality.py --setting {data['name']}` ({data['setting']['max_dim']} px). "
-        "Scores are the HED judge's content / style distances (lower is better); a mode reaches "
-        "the target when it is at or below the plain loop's 1000-step scores on both.",
+        "Scores are the HED judge's content / style distances (lower is better); a mode "
+        "reaches the target when it is at or below the plain loop's 1000-step scores on both. "
+        "A mode stops there, so a later column shows the image it stopped at. Steps: Adam "
+        "steps, or L-BFGS function evaluations (each about one step's cost).",
         "",
-        f"| pair | mode | time to target | ratio | at {at[0]} s | at {at[-1]} s |",
+        f"| pair | mode | time to target (steps) | ratio | at {at[0]} s | at {at[-1]} s |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for record in data["pairs"]:
         pair, target = record["pair"], record["target"]
         lines.append(f"| {pair} | unstyled photo (zero point) | | | {score(record['photo'])} | |")
         lines.append(
-            f"| {pair} | plain tutorial loop ({record['plain_steps']} steps: the target "
-            f"{score(target)}) | {record['plain_seconds']:.0f} s | 1.0x | "
+            f"| {pair} | plain tutorial loop (the target: {score(target)}) | "
+            f"{record['plain_seconds']:.0f} s ({record['plain_steps']}) | 1.0x | "
             f"{score(record['plain_at'][str(at[0])])} | {score(record['plain_at'][str(at[-1])])} |"
         )
         for name, mode in record["modes"].items():
             seconds = mode["seconds_to_target"]
-            reached = "not reached" if seconds is None else f"{seconds:.0f} s"
-            ratio = "—" if mode["ratio"] is None else f"{mode['ratio']:.1f}x"
+            reached = "not reached" if seconds is None else (
+                f"{seconds:.0f} s ({mode['steps_to_target']})"
+            )  # fmt: skip
+            ratio = "—" if mode["ratio"] is None else f"**{mode['ratio']:.1f}x**"
             lines.append(
                 f"| {pair} | {name} | {reached} | {ratio} | {score(mode['at'][str(at[0])])} | "
                 f"{score(mode['at'][str(at[-1])])} |"
             )
+    names = list(data["pairs"][0]["modes"])
+    lines += ["", "Ratios per pair (the plain loop's 1000-step time over the time to target):", ""]
+    lines += ["| mode | " + " | ".join(r["pair"] for r in data["pairs"]) + " | slowest pair |"]
+    lines += ["| --- " * (len(data["pairs"]) + 2) + "|"]
+    for name in names:
+        ratios = [record["modes"][name]["ratio"] for record in data["pairs"]]
+        shown = ["—" if r is None else f"{r:.1f}x" for r in ratios]
+        worst = "not reached" if None in ratios else f"{min(ratios):.1f}x"
+        lines.append(f"| {name} | " + " | ".join(shown) + f" | {worst} |")
     default = choose_default(data["pairs"])
     lines += ["", f"Fastest mode that reaches the target on every pair: {default or 'none'}."]
+    lines += ["", data["relabelled"]] if data.get("relabelled") else []
     lines += ["", *(f"![{r['pair']}]({r['side_by_side']})" for r in data["pairs"])]
     return "\n".join(lines) + "\n"
+
+
+def markdown_path(out: Path) -> Path:
+    """The markdown page beside a results file: TIME_TO_QUALITY.md for time_to_quality.json."""
+    return out.with_name(out.stem.upper() + ".md")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,22 +289,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results file")
     args = parser.parse_args(argv)
     if args.render:
-        report.write_text(args.out.parent / TABLE.name, render(report.load(args.out)))
+        report.write_text(markdown_path(args.out), render(report.load(args.out)))
         return 0
+    prefix = "ttq" if args.out == RESULTS else args.out.stem
     setting = SETTINGS[args.setting]
     started = time.time()
     judge = Judge()
     records = []
     for content_name, style_name in PAIRS[: setting.get("pairs", len(PAIRS))]:
+        folder = args.out.parent
         records.append(
-            run_pair(content_name, style_name, setting, args.weights, judge, args.out.parent)
+            run_pair(content_name, style_name, setting, args.weights, judge, folder, MODES, prefix)
         )
         print(json.dumps(records[-1], indent=1, default=str), flush=True)
-        data = {"name": args.setting, "setting": setting, "measured": report.measured(started),
-                "pairs": records}  # fmt: skip
+        data = {"name": args.setting, "setting": setting,
+                "measured": report.measured(started), "pairs": records}  # fmt: skip
         report.save(data, args.out)  # after every pair: an interrupted run keeps what it did
     page = render(data)
-    report.write_text(args.out.parent / TABLE.name, page)
+    report.write_text(markdown_path(args.out), page)
     print(page)
     return 0 if all(math.isfinite(r["plain_seconds"]) for r in records) else 1
 

@@ -1,10 +1,9 @@
 """The `nst` command: style transfer from the terminal, with a progress bar and clear errors.
 
-`main` is one guarded entry point: every expected failure (bad input, Ctrl-C or SIGTERM, a
-closed or full standard output, an output that can't be written) ends as one line on stderr and
-an exit code, never a traceback, and a result made before a failure is kept (saved under a safe
-name if its own can't be written). Every file the run will write is planned and checked against
-every input before any work starts (`nst_helpers.outputs`).
+`main` is one guarded entry point: every expected failure (bad input, Ctrl-C, SIGTERM, a closed
+or full stdout, an unwritable output) ends as one line on stderr and an exit code, never a
+traceback; a result made before a failure is kept (under a safe name if its own can't be
+written). Every output is planned and checked against every input first (`nst_helpers.outputs`).
 """
 
 from __future__ import annotations
@@ -68,9 +67,8 @@ def _numbers(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(value) for value in text.split(",") if value.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}"
-        ) from None
+        message = f"expected comma-separated numbers such as 0.7,0.3, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 _TYPES = {"names": _names, "numbers": _numbers}
@@ -78,9 +76,10 @@ _TYPES = {"names": _names, "numbers": _numbers}
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nst` (also used to document the options)."""
-    from nst_helpers.settings import PRESETS, Settings
+    from nst_helpers.presets import CLI_PRESET, PRESETS
+    from nst_helpers.settings import Settings
 
-    defaults = Settings()
+    defaults = Settings.preset(CLI_PRESET)
     parser = argparse.ArgumentParser(
         prog="nst",
         description="Neural style transfer: repaint CONTENT in the style of STYLE (Gatys et al.).",
@@ -96,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="'imagenet' (downloads once), a Keras include_top=False weights file, "
         "or 'none' (random, for testing); default: $NST_WEIGHTS or imagenet",
     )
-    parser.add_argument("--preset", choices=PRESETS, help="a named bundle of the options below "
-                        "(fast: L-BFGS on an image pyramid, bfloat16 if it helps)")  # fmt: skip
+    parser.add_argument("--preset", choices=PRESETS, help=f"a named bundle of the options below "
+                        f"(default {CLI_PRESET}: L-BFGS on an image pyramid, bfloat16 if it helps; "
+                        "tutorial: the notebook's Adam loop; a sweep's default)")  # fmt: skip
     for flags, name, kind, text in SETTING_OPTIONS:
         default = getattr(defaults, name)
         if isinstance(default, tuple):
@@ -107,13 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
             default = "on" if default else "off"
         else:
             kwargs = {"type": _TYPES.get(kind, kind)}
-        parser.add_argument(
-            *flags,
-            dest=name,
-            default=argparse.SUPPRESS,
-            help=f"{text} (default: {default})",
-            **kwargs,
-        )
+        help_text = f"{text} (default: {default})"
+        parser.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=help_text, **kwargs)
     parser.add_argument("--mask", help="style only where this image is white; where it is "
                         "black the result stays the photo (soft edge); any optimizer")  # fmt: skip
     parser.add_argument(
@@ -177,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settings_from_args(args: argparse.Namespace):
-    """The Settings for parsed arguments: the preset (if any), then the options given."""
+    """The Settings for parsed arguments: the preset (or the default one), then the options."""
+    from nst_helpers.presets import CLI_PRESET, SWEEP_PRESET
     from nst_helpers.settings import Settings
 
     given = {name: getattr(args, name) for _, name, _, _ in SETTING_OPTIONS if hasattr(args, name)}
@@ -186,7 +182,8 @@ def settings_from_args(args: argparse.Namespace):
         raise NSTError(
             f"--save-every must be 0 (off) or a positive number of steps, got {args.save_every}."
         )
-    return Settings.preset(args.preset, **given) if args.preset else Settings(**given)
+    preset = args.preset or (SWEEP_PRESET if getattr(args, "sweep", None) else CLI_PRESET)
+    return Settings.preset(preset, **given)
 
 
 def _run(args: argparse.Namespace, term: Terminal) -> int:

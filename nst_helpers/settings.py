@@ -28,6 +28,7 @@ from nst_helpers.model import (
     check_layers,
     check_precision,
 )
+from nst_helpers.presets import PRESETS
 
 INITS = ("content", "noise")
 LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
@@ -38,23 +39,6 @@ OPTIMIZERS = ("adam", "lbfgs")
 MAX_SIDE = 16384
 MAX_LEVELS = 12
 SEED_RANGE = (-(2**63), 2**63 - 1)
-
-# Named bundles of settings (CLI: --preset). "fast" combines L-BFGS, the image pyramid and low
-# precision where supported: a good image in far fewer steps, though it does not reach the
-# 1000-step tutorial loop's loss 15x sooner (measured in benchmarks/RESULTS.md). Coarse-to-fine
-# levels are not in it: measured, they gain nothing on top (see the README). "tutorial" is
-# the plain loop the notebook teaches (with Keras' Adam momentum, beta_1 0.9, not the TensorFlow
-# tutorial's 0.99: `--beta-1 0.99` for that). A preset only fills in fields; explicit values win.
-PRESETS: dict[str, dict] = {
-    "tutorial": {"optimizer": "adam", "start_dim": None, "precision": "float32", "pyramid": False},
-    "fast": {
-        "optimizer": "lbfgs",
-        "pyramid": True,
-        "precision": "auto",
-        "steps": 300,
-        "style_weight": 30.0,
-    },
-}
 
 
 @dataclass

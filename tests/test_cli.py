@@ -149,11 +149,24 @@ def test_preset_fills_in_and_options_win():
     assert settings.steps == 50  # given explicitly: wins over the preset's 300
     momentum = build_parser().parse_args(["a.jpg", "b.jpg", "--beta-1", "0.99"])
     assert settings_from_args(momentum).beta_1 == 0.99
-    plain = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
+    tutorial = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "tutorial"])
+    plain = settings_from_args(tutorial)
     assert plain.optimizer == "adam" and plain.start_dim is None and plain.max_dim == 512
-    assert plain.pyramid is False
+    assert plain.pyramid is False and plain.style_weight == 10.0 and plain.precision == "float32"
     undone = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--no-pyramid"])
     assert settings_from_args(undone).pyramid is False  # --no-pyramid undoes the preset's
+
+
+def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_the_tutorial_loop():
+    from nst_helpers.cli import build_parser, settings_from_args
+    from nst_helpers.settings import Settings
+
+    default = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
+    assert default == Settings.preset("fast")
+    assert default.optimizer == "lbfgs" and default.pyramid and default.precision == "auto"
+    sweep = build_parser().parse_args(["a.jpg", "b.jpg", "--sweep", "style-weight=1,10"])
+    assert settings_from_args(sweep) == Settings.preset("tutorial")  # a sweep runs Adam
+    assert "(default: lbfgs)" in " ".join(build_parser().format_help().split())
 
 
 def test_module_and_console_script_entry_points(tmp_path):

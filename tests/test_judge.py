@@ -86,6 +86,21 @@ def test_default_mode_is_the_fastest_that_wins_on_every_pair():
     assert ttq.choose_default([record(a=None), record(a=2.0)]) is None
 
 
+def test_the_cli_default_is_the_measured_winner_on_every_pair():
+    import json
+
+    import time_to_quality as ttq
+
+    from nst_helpers.presets import CLI_PRESET
+
+    data = json.loads(ttq.RESULTS.read_text())  # the committed full-size measurements
+    assert data["name"] == "full" and len(data["pairs"]) >= 4
+    winner = ttq.choose_default(data["pairs"])
+    assert winner is not None, "no mode reached the target on every pair"
+    assert data["pairs"][0]["modes"][winner]["changes"] == {"preset": CLI_PRESET}
+    assert ttq.MODES[winner] == {"preset": CLI_PRESET}  # the script still names it so
+
+
 def test_scores_at_a_time_are_the_last_judged_before_it():
     import time_to_quality as ttq
 
@@ -112,12 +127,12 @@ def test_time_to_quality_smoke_run_writes_json_markdown_and_a_side_by_side(weigh
         record["photo"]["content"] == 0.0 and record["photo"]["style"] > record["target"]["style"]
     )
     assert set(record["modes"]) == set(ttq.MODES)
-    page = (tmp_path / "TIME_TO_QUALITY.md").read_text()
+    page = (tmp_path / "TTQ.md").read_text()  # named after the JSON file
     assert page == ttq.render(data) and "cat x swirl" in page
     assert (tmp_path / record["side_by_side"]).is_file()
-    (tmp_path / "TIME_TO_QUALITY.md").unlink()
+    (tmp_path / "TTQ.md").unlink()
     assert ttq.main(["--render", "--out", str(out)]) == 0  # the markdown from the JSON alone
-    assert (tmp_path / "TIME_TO_QUALITY.md").read_text() == page
+    assert (tmp_path / "TTQ.md").read_text() == page
 
 
 @pytest.mark.slow
