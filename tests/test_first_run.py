@@ -71,7 +71,7 @@ def test_a_run_prints_no_tensorflow_start_up_logs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for noise in ("cuInit", "oneDNN", "cuda", "absl", "computation placer", "Unable to register"):
         assert noise not in proc.stderr, proc.stderr
-    assert proc.stderr.startswith("32x21 px, VGG19, adam, levels [32]: needs about")
+    assert proc.stderr.startswith("32x21 px, VGG19, lbfgs on an image pyramid, levels [32]: needs")
 
 
 def test_start_up_capture_keeps_real_errors(capfd):

@@ -184,7 +184,8 @@ def test_cli_memory_line_counts_the_style_image(tmp_path, capsys):
     args += ["--arch", "vgg19", "--max-dim", "64", "--style-scale", "16", "--steps", "1"]
     assert main(args) == 0
     err = capsys.readouterr().err
-    settings = Settings(arch="vgg19", weights=None, max_dim=64, style_scale=16, steps=1)
+    # nst runs the fast preset unless told otherwise
+    settings = Settings.preset("fast", arch="vgg19", weights=None, max_dim=64, style_scale=16)
     width, height = scaled_size(load_image(CONTENT).size, 64)
     with_style = estimate_memory(settings, width, height, style_sizes=[load_image(STYLE).size])
     assert with_style > 1.5 * estimate_memory(settings, width, height)  # the style image matters
