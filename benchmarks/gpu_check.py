@@ -89,9 +89,10 @@ def judged(weights: str, max_dim: int, cap: float) -> dict | None:
     if not judge.HED_WEIGHTS.is_file():
         print(f"no judge weights at {judge.HED_WEIGHTS}: time to quality skipped", flush=True)
         return None
+    from nst_helpers.presets import CLI_PRESET
+
     setting = {**ttq.SETTINGS["full"], "max_dim": max_dim, "cap": cap}
-    # The CLI default is still the tutorial loop; the candidate default is the fast preset.
-    modes = {"fast preset": ttq.MODES["fast preset"]}
+    modes = {f"{CLI_PRESET} preset (the CLI default)": {"preset": CLI_PRESET}}
     return ttq.run_pair("cat", "swirl", setting, weights, judge.Judge(), ROOT / "benchmarks", modes)
 
 

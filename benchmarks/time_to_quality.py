@@ -173,19 +173,31 @@ def run_pair(
     for name, changes in (MODES if modes is None else modes).items():
         goal = Scores(target["content"], target["style"])
         mode_watch = Watch(judge, content, style, shown.size, goal, setting["cap"])
-        nst.stylize(*paths, mode_settings(plain, changes, setting), callbacks=[mode_watch])
-        reached = mode_watch.reached
-        record["modes"][name] = {
-            "seconds_to_target": reached["seconds"] if reached else None,
-            "steps_to_target": reached["step"] if reached else None,
-            "ratio": target["seconds"] / reached["seconds"] if reached else None,
-            "at": {str(t): at_time(mode_watch.trace, t) for t in setting["at"]},
-            "judged": len(mode_watch.trace),
-            "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
-        }
+        record["modes"][name] = run_mode(
+            paths, plain, changes, setting, mode_watch, target["seconds"]
+        )
         images[name], traces[name] = mode_watch.images, mode_watch.trace
     record["side_by_side"] = side_by_side(record, traces, images, setting, folder, prefix)
     return record
+
+
+def run_mode(
+    paths, plain, changes: dict, setting: dict, watch: Watch, plain_seconds: float
+) -> dict:
+    """Runs one mode (Settings changes) on a pair under `watch`; its JSON record."""
+    import nst_helpers as nst
+
+    nst.stylize(*paths, mode_settings(plain, changes, setting), callbacks=[watch])
+    reached = watch.reached
+    return {
+        "seconds_to_target": reached["seconds"] if reached else None,
+        "steps_to_target": reached["step"] if reached else None,
+        "ratio": plain_seconds / reached["seconds"] if reached else None,
+        "at": {str(t): at_time(watch.trace, t) for t in setting["at"]},
+        "last": watch.trace[-1] if watch.trace else None,
+        "judged": len(watch.trace),
+        "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+    }
 
 
 def side_by_side(

@@ -137,6 +137,43 @@ def test_time_to_quality_smoke_run_writes_json_markdown_and_a_side_by_side(weigh
 
 @pytest.mark.slow
 @pytest.mark.real_weights
+def test_tuning_runs_candidates_against_a_stored_target_until_reached_or_capped(
+    weights_path, tmp_path
+):
+    import json
+    import time
+
+    import report
+    import time_to_quality as ttq
+    import ttq_tuning
+
+    stored, measured = tmp_path / "full.json", report.measured(time.time())
+    pair = {"pair": "cat x swirl", "plain_seconds": 120.0}
+    reachable = {**pair, "target": {"content": 10.0, "style": 10.0}}  # any image is at or below
+    stored.write_text(json.dumps({"setting": ttq.SETTINGS["smoke"], "measured": measured,
+                                  "pairs": [reachable]}))  # fmt: skip
+    out = tmp_path / "tuning.json"
+    name = "style weight 15"
+    argv = ["--only", name, "--weights", str(weights_path), "--against", str(stored)]
+    assert ttq_tuning.main([*argv, "--out", str(out), "--min-ratio", "40"]) == 0
+    mode = json.loads(out.read_text())["pairs"][0]["modes"][name]
+    every = min(ttq.LBFGS_EVERY, ttq.SETTINGS["smoke"]["every"])
+    assert mode["steps_to_target"] == every  # its first judged image is at the target
+    assert mode["ratio"] == pytest.approx(120.0 / mode["seconds_to_target"])
+    assert mode["cap"] == 3.0 and mode["changes"]["style_weight"] == 15.0
+
+    unreachable = {**pair, "target": {"content": -1.0, "style": -1.0}}
+    stored.write_text(json.dumps({"setting": ttq.SETTINGS["smoke"], "measured": measured,
+                                  "pairs": [unreachable]}))  # fmt: skip
+    assert ttq_tuning.main([*argv, "--out", str(out), "--min-ratio", "40"]) == 0
+    mode = json.loads(out.read_text())["pairs"][0]["modes"][name]
+    assert mode["ratio"] is None and 2.5 < mode["last"]["seconds"] <= 3.5  # stopped at the cap
+    page = (tmp_path / "TUNING.md").read_text()
+    assert "not in 3 s" in page and "(target -1.000 / -1.000)" in page
+
+
+@pytest.mark.slow
+@pytest.mark.real_weights
 def test_gpu_check_runs_on_a_cpu_at_a_tiny_size(weights_path, tmp_path):
     import json
 
@@ -153,3 +190,33 @@ def test_gpu_check_runs_on_a_cpu_at_a_tiny_size(weights_path, tmp_path):
     match = data["float16"]
     assert match["float32"]["nan"] is False and isinstance(match["matches"], bool)
     assert "GPU check" in (tmp_path / "GPU_CHECK.md").read_text()
+
+
+@pytest.mark.real_weights
+def test_gpu_check_judges_the_cli_default_against_the_plain_loop(monkeypatch):
+    import gpu_check
+    import time_to_quality as ttq
+
+    from nst_helpers.presets import CLI_PRESET
+
+    calls = []
+    monkeypatch.setattr(ttq, "run_pair", lambda *args: calls.append(args) or {"pair": "x"})
+    assert gpu_check.judged("weights.h5", 512, cap=60) == {"pair": "x"}
+    ((content, style, setting, weights, _judge, _folder, modes),) = calls
+    assert (content, style, weights) == ("cat", "swirl", "weights.h5")
+    assert setting["max_dim"] == 512 and setting["cap"] == 60 and setting["plain_steps"] == 1000
+    assert list(modes.values()) == [{"preset": CLI_PRESET}]
+
+
+def test_committed_time_to_quality_pages_are_rendered_from_their_json():
+    import json
+
+    import time_to_quality as ttq
+    import ttq_tuning
+
+    folder = ttq.RESULTS.parent
+    pages = {"time_to_quality.json": ttq.render, "time_to_quality_rerun.json": ttq.render}
+    pages |= {"ttq_tuning.json": ttq_tuning.render, "ttq_tuning_rerun.json": ttq_tuning.render}
+    for name, render in pages.items():
+        data = json.loads((folder / name).read_text())
+        assert ttq.markdown_path(folder / name).read_text() == render(data), name
