@@ -4,6 +4,7 @@ Run from the repository root (up to about 5 minutes per candidate and pair on a 
 
     python benchmarks/ttq_tuning.py                          # every candidate on every pair
     python benchmarks/ttq_tuning.py --only "style weight 15"  # some; merged into the results
+    python benchmarks/ttq_tuning.py --repeats 3 --pairs "cat x swirl"  # the spread of one pair
     python benchmarks/ttq_tuning.py --render                  # rebuild the markdown
 
 A full time-to-quality table (time_to_quality.py --setting full) takes about two hours, most of
@@ -24,6 +25,7 @@ Results go to benchmarks/ttq_tuning.json; TTQ_TUNING.md is rendered from it alon
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -51,10 +53,13 @@ def tune(
     done: dict,
     out: Path = OUT,
     against: str = ttq.RESULTS.name,
+    repeats: int = 1,
+    only_pairs: list[str] | None = None,
 ) -> dict:
     """Runs the named candidates on every pair of `stored` (a full run's JSON, the file named
     `against`), adding them to `done` (this script's results so far), which it saves after every
-    run and returns."""
+    run and returns. With `repeats`, each candidate runs that many times per pair and its record
+    is the median run's, with every run's time to target under "runs"."""
     import nst_helpers as nst
 
     setting = stored["setting"]
@@ -62,6 +67,8 @@ def tune(
     plain = ttq.plain_settings(setting, weights)
     pairs = {record["pair"]: record for record in done.get("pairs", [])}
     for source in stored["pairs"]:
+        if only_pairs and source["pair"] not in only_pairs:
+            continue
         content_name, style_name = source["pair"].split(" x ")
         paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
         content, style = (nst.load_image(p) for p in paths)
@@ -71,17 +78,33 @@ def tune(
         cap = source["plain_seconds"] / min_ratio
         for name in names:
             goal = Scores(source["target"]["content"], source["target"]["style"])
-            watch = ttq.Watch(judge, content, style, shown.size, goal, cap)
-            changes = CANDIDATES[name]
+            runs = []
+            for _ in range(repeats):
+                watch = ttq.Watch(judge, content, style, shown.size, goal, cap)
+                changes = CANDIDATES[name]
+                runs.append(
+                    ttq.run_mode(paths, plain, changes, setting, watch, source["plain_seconds"])
+                )
             record["modes"][name] = {
-                **ttq.run_mode(paths, plain, changes, setting, watch, source["plain_seconds"]),
+                **median_run(runs),
                 "cap": cap,
+                "runs": [run["seconds_to_target"] for run in runs],
             }
             print(name, source["pair"], record["modes"][name]["ratio"], flush=True)
             done = {"setting": setting, "min_ratio": min_ratio, "against": against,
                     "targets_from": stored["measured"], "pairs": list(pairs.values())}  # fmt: skip
             report.save(done, out)
     return done
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median time to target (the upper one of an even count; a run that did
+    not reach the target counts as the slowest)."""
+    ordered = sorted(
+        runs,
+        key=lambda run: math.inf if run["seconds_to_target"] is None else run["seconds_to_target"],
+    )
+    return ordered[len(ordered) // 2]
 
 
 def render(data: dict) -> str:
@@ -99,7 +122,7 @@ def render(data: dict) -> str:
         f"{data['min_ratio']:g}. The ratios divide times from two runs: a guide to what the "
         "next full table measures, not that table. A cell: time to target (L-BFGS "
         "evaluations), ratio; or, not reached, the judge's content / style where it stopped "
-        "against the target's.",
+        "against the target's. With several runs, the median run, then each run's time.",
         "",
         "| candidate | " + " | ".join(r["pair"] for r in pairs) + " | slowest pair |",
         "| --- " * (len(pairs) + 2) + "|",
@@ -124,6 +147,10 @@ def render(data: dict) -> str:
                     f"not in {mode['cap']:.0f} s: {last['content']:.3f} / {last['style']:.3f} "
                     f"(target {target['content']:.3f} / {target['style']:.3f})"
                 )
+            runs = mode.get("runs", [])
+            if len(runs) > 1:
+                times = ", ".join("—" if t is None else f"{t:.0f}" for t in runs)
+                cells[-1] += f"; median of {len(runs)} runs: {times} s"
         worst = "—" if None in ratios else f"{min(ratios):.1f}x"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {worst} |")
     return "\n".join(lines) + "\n"
@@ -142,11 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--against", type=Path, default=ttq.RESULTS, help="a full run's JSON")
     parser.add_argument("--out", type=Path, default=OUT, help="this script's JSON results")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per candidate and pair")
+    parser.add_argument("--pairs", nargs="+", help='only these pairs, e.g. "cat x swirl"')
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}.")
+    if args.pairs and not args.render:
+        known = [record["pair"] for record in report.load(args.against)["pairs"]]
+        unknown = [pair for pair in args.pairs if pair not in known]
+        if unknown:
+            parser.error(f"--pairs: {unknown} not in {args.against.name}; it has {known}.")
     if not args.render:
         done = report.load(args.out) if args.out.exists() else {}
         tune(report.load(args.against), args.only or list(CANDIDATES), args.weights,
-             args.min_ratio, done, args.out, args.against.name)  # fmt: skip
+             args.min_ratio, done, args.out, args.against.name, args.repeats,
+             args.pairs)  # fmt: skip
     page = render(report.load(args.out))
     report.write_text(ttq.markdown_path(args.out), page)
     print(page)

@@ -10,6 +10,8 @@ least as stylized, and keeps at least as much of the photo, as the plain tutoria
 - "fast": L-BFGS on an image pyramid, bfloat16 where the CPU has it, on the same loss weights.
   Measured and left out: style weight 30 (more stylized sooner, but on one pair it kept less of
   the photo than the target and never reached it) and coarse-to-fine levels (no faster).
+  Next to measure in the full table: style weight 12 (benchmarks/TTQ_TUNING.md: at least as
+  fast as 10 on every pair in a tuning run against that table's targets).
 """
 
 from __future__ import annotations

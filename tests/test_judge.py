@@ -155,8 +155,9 @@ def test_tuning_runs_candidates_against_a_stored_target_until_reached_or_capped(
     out = tmp_path / "tuning.json"
     name = "style weight 15"
     argv = ["--only", name, "--weights", str(weights_path), "--against", str(stored)]
-    assert ttq_tuning.main([*argv, "--out", str(out), "--min-ratio", "40"]) == 0
+    assert ttq_tuning.main([*argv, "--out", str(out), "--min-ratio", "40", "--repeats", "2"]) == 0
     mode = json.loads(out.read_text())["pairs"][0]["modes"][name]
+    assert len(mode["runs"]) == 2 and mode["seconds_to_target"] in mode["runs"]
     every = min(ttq.LBFGS_EVERY, ttq.SETTINGS["smoke"]["every"])
     assert mode["steps_to_target"] == every  # its first judged image is at the target
     assert mode["ratio"] == pytest.approx(120.0 / mode["seconds_to_target"])
@@ -216,7 +217,32 @@ def test_committed_time_to_quality_pages_are_rendered_from_their_json():
 
     folder = ttq.RESULTS.parent
     pages = {"time_to_quality.json": ttq.render, "time_to_quality_rerun.json": ttq.render}
-    pages |= {"ttq_tuning.json": ttq_tuning.render, "ttq_tuning_rerun.json": ttq_tuning.render}
+    tuning = ("ttq_tuning.json", "ttq_tuning_rerun.json", "ttq_tuning_repeats.json")
+    pages |= dict.fromkeys(tuning, ttq_tuning.render)
     for name, render in pages.items():
         data = json.loads((folder / name).read_text())
         assert ttq.markdown_path(folder / name).read_text() == render(data), name
+
+
+def test_tuning_takes_the_median_run_and_counts_a_miss_as_slowest():
+    import ttq_tuning
+
+    def runs(*seconds):
+        return [{"seconds_to_target": t, "id": i} for i, t in enumerate(seconds)]
+
+    assert ttq_tuning.median_run(runs(30.0, None, 10.0))["id"] == 0  # 10, 30, miss
+    assert ttq_tuning.median_run(runs(None, None, 5.0))["id"] in (0, 1)  # the median missed
+    assert ttq_tuning.median_run(runs(8.0, 4.0))["id"] == 0  # even count: the upper one
+    assert ttq_tuning.median_run(runs(7.0))["id"] == 0
+
+
+def test_tuning_refuses_zero_repeats_and_an_unknown_pair(capsys):
+    import ttq_tuning
+
+    with pytest.raises(SystemExit):
+        ttq_tuning.main(["--repeats", "0"])
+    assert "--repeats must be at least 1, got 0." in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ttq_tuning.main(["--pairs", "cat x mosaic"])
+    err = capsys.readouterr().err
+    assert "['cat x mosaic'] not in time_to_quality.json" in err and "'cat x swirl'" in err
