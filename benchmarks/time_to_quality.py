@@ -138,6 +138,16 @@ def at_time(trace: list[dict], seconds: float) -> dict | None:
     return before[-1] if before else None
 
 
+def load_pair(content_name: str, style_name: str, max_dim: int):
+    """A bundled pair: (content path, style path), both images, and the photo at the result's
+    size (what the judge scores results against and the unstyled zero point)."""
+    import nst_helpers as nst
+
+    paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
+    content, style = (nst.load_image(p) for p in paths)
+    return paths, content, style, nst.resize_image(content, max_dim)
+
+
 def run_pair(
     content_name: str,
     style_name: str,
@@ -151,9 +161,7 @@ def run_pair(
     """Measures the plain loop and every mode (default: MODES) on one pair; its JSON record."""
     import nst_helpers as nst
 
-    paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
-    content, style = (nst.load_image(p) for p in paths)
-    shown = nst.resize_image(content, setting["max_dim"])
+    paths, content, style, shown = load_pair(content_name, style_name, setting["max_dim"])
     photo = judge.score(shown, content, style)
     plain = plain_settings(setting, weights)
     watch = Watch(judge, content, style, shown.size)
@@ -170,8 +178,8 @@ def run_pair(
     }
     images = {"plain tutorial loop": watch.images}
     traces = {"plain tutorial loop": watch.trace}
+    goal = Scores(target["content"], target["style"])
     for name, changes in (MODES if modes is None else modes).items():
-        goal = Scores(target["content"], target["style"])
         mode_watch = Watch(judge, content, style, shown.size, goal, setting["cap"])
         record["modes"][name] = run_mode(
             paths, plain, changes, setting, mode_watch, target["seconds"]
@@ -307,9 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     setting = SETTINGS[args.setting]
     started = time.time()
     judge = Judge()
-    records = []
+    records, folder = [], args.out.parent
     for content_name, style_name in PAIRS[: setting.get("pairs", len(PAIRS))]:
-        folder = args.out.parent
         records.append(
             run_pair(content_name, style_name, setting, args.weights, judge, folder, MODES, prefix)
         )

@@ -16,8 +16,9 @@ Its ratios divide times from two runs, so they are a guide to what the next full
 measure, not that table: the CLI default is chosen from the one-run table alone.
 
 Neither the plain loop nor the fast preset is bit-reproducible from one process to the next on
-a CPU (their losses differ from the third and the sixth step on), so both a target and a time to it
-move between runs: compare candidates run side by side here, not with another run's times.
+this project's CPU (their losses differ from the third and the sixth step on), so both a target
+and a time to it move between runs: compare candidates run side by side here, not with another
+run's times.
 
 Results go to benchmarks/ttq_tuning.json; TTQ_TUNING.md is rendered from it alone.
 """
@@ -60,8 +61,6 @@ def tune(
     `against`), adding them to `done` (this script's results so far), which it saves after every
     run and returns. With `repeats`, each candidate runs that many times per pair and its record
     is the median run's, with every run's time to target under "runs"."""
-    import nst_helpers as nst
-
     setting = stored["setting"]
     judge = Judge()
     plain = ttq.plain_settings(setting, weights)
@@ -70,18 +69,15 @@ def tune(
         if only_pairs and source["pair"] not in only_pairs:
             continue
         content_name, style_name = source["pair"].split(" x ")
-        paths = nst.sample_path("content", content_name), nst.sample_path("style", style_name)
-        content, style = (nst.load_image(p) for p in paths)
-        shown = nst.resize_image(content, setting["max_dim"])
+        paths, content, style, shown = ttq.load_pair(content_name, style_name, setting["max_dim"])
         record = pairs.setdefault(source["pair"], {"pair": source["pair"], "modes": {}})
         record.update(target=source["target"], plain_seconds=source["plain_seconds"])
         cap = source["plain_seconds"] / min_ratio
+        goal = Scores(source["target"]["content"], source["target"]["style"])
         for name in names:
-            goal = Scores(source["target"]["content"], source["target"]["style"])
-            runs = []
+            changes, runs = CANDIDATES[name], []
             for _ in range(repeats):
                 watch = ttq.Watch(judge, content, style, shown.size, goal, cap)
-                changes = CANDIDATES[name]
                 runs.append(
                     ttq.run_mode(paths, plain, changes, setting, watch, source["plain_seconds"])
                 )
@@ -117,7 +113,8 @@ def render(data: dict) -> str:
         "",
         "Targets and plain-loop times from the full run "
         f"{report.measured_line(data['targets_from'])}"
-        f" (`{data.get('against', ttq.RESULTS.name)}`); each candidate run once, by "
+        f" (`{data.get('against', ttq.RESULTS.name)}`); each candidate run once unless a cell "
+        "says otherwise, by "
         "`python benchmarks/ttq_tuning.py`, stopped at the target or at the plain loop's time / "
         f"{data['min_ratio']:g}. The ratios divide times from two runs: a guide to what the "
         "next full table measures, not that table. A cell: time to target (L-BFGS "
@@ -174,14 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}.")
-    if args.pairs and not args.render:
-        known = [record["pair"] for record in report.load(args.against)["pairs"]]
-        unknown = [pair for pair in args.pairs if pair not in known]
+    if not args.render:
+        stored = report.load(args.against)
+        known = [record["pair"] for record in stored["pairs"]]
+        unknown = [pair for pair in args.pairs or [] if pair not in known]
         if unknown:
             parser.error(f"--pairs: {unknown} not in {args.against.name}; it has {known}.")
-    if not args.render:
         done = report.load(args.out) if args.out.exists() else {}
-        tune(report.load(args.against), args.only or list(CANDIDATES), args.weights,
+        tune(stored, args.only or list(CANDIDATES), args.weights,
              args.min_ratio, done, args.out, args.against.name, args.repeats,
              args.pairs)  # fmt: skip
     page = render(report.load(args.out))

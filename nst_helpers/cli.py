@@ -182,7 +182,7 @@ def settings_from_args(args: argparse.Namespace):
         raise NSTError(
             f"--save-every must be 0 (off) or a positive number of steps, got {args.save_every}."
         )
-    preset = args.preset or (SWEEP_PRESET if getattr(args, "sweep", None) else CLI_PRESET)
+    preset = args.preset or (SWEEP_PRESET if args.sweep else CLI_PRESET)
     return Settings.preset(preset, **given)
 
 
