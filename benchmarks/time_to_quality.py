@@ -1,6 +1,6 @@
 """Time to the tutorial's quality, as an independent network judges it (issue 12).
 
-Run from the repository root (the full setting took 129 minutes on a 2-core CPU):
+Run from the repository root (the full setting took 118 and 129 minutes on a 2-core CPU):
 
     python benchmarks/time_to_quality.py --setting smoke   # tiny: checks the script runs
     python benchmarks/time_to_quality.py --setting full    # 4 pairs at 512 px: the table
@@ -54,14 +54,7 @@ LBFGS_EVERY = 5
 # mode changes a weight).
 MODES = {
     "fast preset (L-BFGS + pyramid + bfloat16)": {"preset": "fast"},
-    "the above, style weight 30": {"preset": "fast", "style_weight": 30.0},
-    "the above, style weight 30, from half size (60 steps there)": {
-        "preset": "fast",
-        "style_weight": 30.0,
-        "start_fraction": 0.5,  # start_dim = max_dim / 2, one doubling to the result's size
-        "level_ratio": 2.0,
-        "level_steps": (60, 10**6),
-    },
+    "the above, style weight 12": {"preset": "fast", "style_weight": 12.0},
 }
 
 
@@ -89,8 +82,6 @@ def mode_settings(plain, changes: dict, setting: dict):
 
     changes = dict(changes)
     preset = changes.pop("preset", None)
-    if "start_fraction" in changes:
-        changes["start_dim"] = round(plain.max_dim * changes.pop("start_fraction"))
     base = nst.Settings.preset(preset) if preset else plain
     objective = {k: getattr(plain, k) for k in ("arch", "weights", "max_dim", "content_weight",
                                                 "style_weight", "tv_weight", "content_layers",

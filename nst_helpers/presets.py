@@ -9,9 +9,9 @@ least as stylized, and keeps at least as much of the photo, as the plain tutoria
   momentum, beta_1 0.9, not the TensorFlow tutorial's 0.99: `--beta-1 0.99` for that).
 - "fast": L-BFGS on an image pyramid, bfloat16 where the CPU has it, on the same loss weights.
   Measured and left out: style weight 30 (more stylized sooner, but on one pair it kept less of
-  the photo than the target and never reached it) and coarse-to-fine levels (no faster).
-  Next to measure in the full table: style weight 12 (benchmarks/TTQ_TUNING.md: at least as
-  fast as 10 on every pair in a tuning run against that table's targets).
+  the photo than the target and never reached it), coarse-to-fine levels (no faster) and style
+  weight 12 (in the second full table faster than 10 on two pairs, but on astronaut x mosaic it
+  passed the content target before reaching the style one, and never reached it).
 """
 
 from __future__ import annotations

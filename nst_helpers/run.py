@@ -43,8 +43,9 @@ class Event:
 
     @property
     def eta(self) -> float:
-        """Seconds left, estimated from the mean step time so far."""
-        return self.elapsed / self.step * (self.steps - self.step)
+        """Seconds left, estimated from the mean step time so far (0 once past `steps`, which a
+        time budget's runs can be)."""
+        return self.elapsed / self.step * max(0, self.steps - self.step)
 
 
 @dataclass
@@ -202,7 +203,9 @@ class Run:
         """Whether the current level may take another step (steps and time left, not stopped)."""
         if self.stopped != "finished":
             return False
-        if time.perf_counter() >= self.level_deadline:
+        # A level takes at least one step, so a budget spent early still leaves the result's
+        # size with an evaluated image and finite best losses (one step over the budget).
+        if self.level_done and time.perf_counter() >= self.level_deadline:
             if self.level == len(self.level_steps) - 1:
                 self.stopped = "time budget"
             return False

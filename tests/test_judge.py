@@ -216,7 +216,8 @@ def test_committed_time_to_quality_pages_are_rendered_from_their_json():
     import ttq_tuning
 
     folder = ttq.RESULTS.parent
-    pages = {"time_to_quality.json": ttq.render, "time_to_quality_rerun.json": ttq.render}
+    runs = ("time_to_quality.json", "time_to_quality_second.json", "time_to_quality_rerun.json")
+    pages = dict.fromkeys(runs, ttq.render)
     tuning = ("ttq_tuning.json", "ttq_tuning_rerun.json", "ttq_tuning_repeats.json")
     pages |= dict.fromkeys(tuning, ttq_tuning.render)
     for name, render in pages.items():

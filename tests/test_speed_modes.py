@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import keras
@@ -124,6 +125,28 @@ def test_time_budget_ends_the_run_on_time(small_pair, tiny_extractor, tiny_setti
     assert result.stopped == "time budget"
     assert result.steps_done > 5
     assert time.perf_counter() - start < 2.0 + 3.0  # one step and the result's bookkeeping over
+
+
+def test_a_budget_spent_early_still_gives_each_level_one_step_and_finite_best_losses(
+    small_pair, tiny_extractor, tiny_settings
+):
+    events = []
+    settings = tiny_settings.replace(max_dim=48, start_dim=24, time_budget=1e-6, steps=100)
+    result = stylize(*small_pair, settings, extractor=tiny_extractor, callbacks=[events.append])
+    assert result.stopped == "time budget"
+    levels = settings.levels()  # 24 px up to 48 px
+    assert len(levels) > 1 and [level["steps"] for level in result.levels] == [1] * len(levels)
+    assert result.steps_done == len(levels) and result.best_image.size == (48, 36)
+    assert math.isfinite(result.best_loss) and all(map(math.isfinite, result.best_losses.values()))
+    assert [e.step for e in events] == list(range(1, len(levels) + 1))
+    assert all(e.eta >= 0 for e in events)
+
+
+def test_eta_is_the_mean_step_time_times_the_steps_left_and_never_negative():
+    from nst_helpers.run import Event
+
+    assert Event(step=5, steps=10, losses={}, elapsed=2.0).eta == pytest.approx(2.0)
+    assert Event(step=12, steps=10, losses={}, elapsed=3.0).eta == 0.0  # a budget's run, past
 
 
 def test_presets():
