@@ -113,7 +113,7 @@ def render(data: dict) -> str:
         "",
         "Targets and plain-loop times from the full run "
         f"{report.measured_line(data['targets_from'])}"
-        f" (`{data.get('against', ttq.RESULTS.name)}`); each candidate run once unless a cell "
+        f" (`{data['against']}`); each candidate run once unless a cell "
         "says otherwise, by "
         "`python benchmarks/ttq_tuning.py`, stopped at the target or at the plain loop's time / "
         f"{data['min_ratio']:g}. The ratios divide times from two runs: a guide to what the "
