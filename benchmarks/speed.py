@@ -1,8 +1,8 @@
 """Seconds per step, GFLOP/s and peak memory of the library's step, one configuration per process.
 
 `bench.py` runs `speed_table` for the `speed` part of results.json; each configuration runs in a
-child process (`python benchmarks/speed.py ARCH SIZE PRECISION STEPS`), so its peak memory is
-its own. Random weights are fine for timing.
+child process (`python benchmarks/speed.py ARCH SIZE PRECISION STEPS [XLA 0/1]`), so its peak
+memory is its own. Random weights are fine for timing.
 """
 
 from __future__ import annotations
@@ -69,25 +69,27 @@ def speed_one(arch: str, size: int, precision: str, steps: int, jit_compile: boo
     }
 
 
-def speed_table(sizes, archs, precisions) -> dict:
-    """The `speed` part of results.json: one row per network, size and precision."""
+def speed_table(sizes, archs, precisions, xla=(("vgg16", 512),)) -> dict:
+    """The `speed` part of results.json: one row per network, size and precision, XLA off; and
+    each (network, size) in `xla` again with XLA on, for every precision."""
+    configs = [(a, s, p, False) for a in archs for s in sizes for p in precisions]
+    configs += [(a, s, p, True) for a, s in xla for p in precisions]
     rows = []
-    for arch in archs:
-        for size in sizes:
-            for precision in precisions:
-                steps = 5 if size <= 512 else 3
-                print(f"speed: {arch} {size} px {precision} ...", flush=True)
-                out = subprocess.run(
-                    [sys.executable, __file__, arch, str(size), precision, str(steps)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                print(rows[-1], flush=True)
+    for arch, size, precision, jit in configs:
+        steps = 5 if size <= 512 else 3
+        print(f"speed: {arch} {size} px {precision}{' XLA' if jit else ''} ...", flush=True)
+        out = subprocess.run(
+            [sys.executable, __file__, arch, str(size), precision, str(steps), str(int(jit))],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
     return {"rows": rows}
 
 
 if __name__ == "__main__":
     arch, size, precision, steps = sys.argv[1:5]
-    print(json.dumps(speed_one(arch, int(size), precision, int(steps))))
+    jit = len(sys.argv) > 5 and sys.argv[5] == "1"
+    print(json.dumps(speed_one(arch, int(size), precision, int(steps), jit_compile=jit)))

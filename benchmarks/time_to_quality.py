@@ -53,8 +53,8 @@ LBFGS_EVERY = 5
 # The library's modes, as Settings changes on top of the plain loop's (same objective unless a
 # mode changes a weight).
 MODES = {
-    "fast preset (L-BFGS + pyramid + bfloat16)": {"preset": "fast"},
-    "the above, style weight 12": {"preset": "fast", "style_weight": 12.0},
+    "fast preset (L-BFGS + pyramid + bfloat16, style weight 12)": {"preset": "fast"},
+    "the above at the tutorial's style weight 10": {"preset": "fast", "style_weight": 10.0},
 }
 
 
@@ -212,10 +212,10 @@ def side_by_side(
         point = at_time(trace, seconds)
         if point is not None:
             shown.append(images[name][trace.index(point)])
-            labels.append(f"{name}: {point['seconds']:.0f} s, {point['step']} steps")
+            labels.append(f"{name}:\n{point['seconds']:.0f} s, {point['step']} steps")
     plain = traces["plain tutorial loop"][-1]
     shown.append(images["plain tutorial loop"][-1])
-    labels.append(f"plain loop's target: {plain['seconds']:.0f} s, {plain['step']} steps")
+    labels.append(f"plain loop's target:\n{plain['seconds']:.0f} s, {plain['step']} steps")
     slug = record["pair"].replace(" x ", "_")
     path = folder / f"{prefix}_{slug}.png"
     sheet = nst.contact_sheet(shown, labels, columns=len(shown))
@@ -224,9 +224,12 @@ def side_by_side(
 
 
 def choose_default(records: list[dict]) -> str | None:
-    """The fastest mode that reaches the target on every pair (by its slowest pair's ratio)."""
+    """The fastest mode that reaches the target on every pair (by its slowest pair's ratio); a
+    mode not measured on every pair can't be it. Records: a full run's or ttq_tuning.py's."""
     winners = {}
     for name in records[0]["modes"]:
+        if not all(name in record["modes"] for record in records):
+            continue
         ratios = [record["modes"][name]["ratio"] for record in records]
         if all(ratio is not None for ratio in ratios):
             winners[name] = min(ratios)
@@ -235,11 +238,6 @@ def choose_default(records: list[dict]) -> str | None:
 
 def render(data: dict) -> str:
     """The markdown page, from the JSON alone."""
-
-    def score(point) -> str:
-        return "—" if point is None else f"{point['content']:.3f} / {point['style']:.3f}"
-
-    at = data["setting"]["at"]
     lines = [
         "# Time to the tutorial's quality, judged by an independent network",
         "",
@@ -250,36 +248,8 @@ def render(data: dict) -> str:
         "A mode stops there, so a later column shows the image it stopped at. Steps: Adam "
         "steps, or L-BFGS function evaluations (each about one step's cost).",
         "",
-        f"| pair | mode | time to target (steps) | ratio | at {at[0]} s | at {at[-1]} s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *report.judged_tables(data),
     ]
-    for record in data["pairs"]:
-        pair, target = record["pair"], record["target"]
-        lines.append(f"| {pair} | unstyled photo (zero point) | | | {score(record['photo'])} | |")
-        lines.append(
-            f"| {pair} | plain tutorial loop (the target: {score(target)}) | "
-            f"{record['plain_seconds']:.0f} s ({record['plain_steps']}) | 1.0x | "
-            f"{score(record['plain_at'][str(at[0])])} | {score(record['plain_at'][str(at[-1])])} |"
-        )
-        for name, mode in record["modes"].items():
-            seconds = mode["seconds_to_target"]
-            reached = "not reached" if seconds is None else (
-                f"{seconds:.0f} s ({mode['steps_to_target']})"
-            )  # fmt: skip
-            ratio = "—" if mode["ratio"] is None else f"**{mode['ratio']:.1f}x**"
-            lines.append(
-                f"| {pair} | {name} | {reached} | {ratio} | {score(mode['at'][str(at[0])])} | "
-                f"{score(mode['at'][str(at[-1])])} |"
-            )
-    names = list(data["pairs"][0]["modes"])
-    lines += ["", "Ratios per pair (the plain loop's 1000-step time over the time to target):", ""]
-    lines += ["| mode | " + " | ".join(r["pair"] for r in data["pairs"]) + " | slowest pair |"]
-    lines += ["| --- " * (len(data["pairs"]) + 2) + "|"]
-    for name in names:
-        ratios = [record["modes"][name]["ratio"] for record in data["pairs"]]
-        shown = ["—" if r is None else f"{r:.1f}x" for r in ratios]
-        worst = "not reached" if None in ratios else f"{min(ratios):.1f}x"
-        lines.append(f"| {name} | " + " | ".join(shown) + f" | {worst} |")
     default = choose_default(data["pairs"])
     lines += ["", f"Fastest mode that reaches the target on every pair: {default or 'none'}."]
     lines += ["", data["relabelled"]] if data.get("relabelled") else []

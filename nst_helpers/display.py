@@ -46,6 +46,11 @@ class ProgressBar:
             self.bar = tqdm(
                 total=event.steps, desc=self.desc, leave=self.leave, unit="step", **self.tqdm_kwargs
             )
+        if event.expected_steps != self.bar.total:  # a time budget: its end, not the step cap
+            self.bar.total = event.expected_steps
+            widgets = getattr(self.bar, "container", None)  # tqdm.notebook's bar keeps its own max
+            if widgets is not None:
+                widgets.children[1].max = event.expected_steps
         self.bar.set_postfix(
             {name: f"{event.losses[name]:.3g}" for name in LOSS_NAMES}, refresh=False
         )

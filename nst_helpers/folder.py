@@ -91,7 +91,8 @@ def folder_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def recipe_matches(output: Path, recipe: dict) -> bool:
-    """Whether `output` exists with a recipe of the same settings and input files (sha256)."""
+    """Whether `output` exists with a recipe of the same settings and input files (sha256),
+    from a run that was not interrupted."""
     from nst_helpers.recipe import read_recipe
 
     if not output.is_file():
@@ -105,7 +106,7 @@ def recipe_matches(output: Path, recipe: dict) -> bool:
         inputs = r.get("inputs", {})
         shas = [inputs.get("content", {}).get("sha256")]
         shas += [s.get("sha256") for s in inputs.get("styles", [])]
-        return json.dumps(r.get("settings"), sort_keys=True), shas
+        return json.dumps(r.get("settings"), sort_keys=True), shas, r.get("stopped")
 
     return key(stored) == key(json.loads(json.dumps(recipe)))
 
@@ -185,8 +186,16 @@ def stylize_folder(
             summary.failed.append((Path(recipe["inputs"]["content"]["path"]), error))
             report(f"failed {recipe['inputs']['content']['path']}: {error}")
             return
-        if result.stopped == "interrupted":  # not saved: the next run does it again
+        if result.stopped == "interrupted":  # keep its best image, marked: the next run redoes it
             summary.interrupted = True
+            recipe["stopped"] = "interrupted"
+            try:
+                result.save(output, recipe)
+                report(f"interrupted {recipe['inputs']['content']['path']}: its best image so far "
+                       f"is in {output}; run again to finish it")  # fmt: skip
+            except (OSError, NSTError) as err:
+                report(f"interrupted {recipe['inputs']['content']['path']}: can't write {output} "
+                       f"({err})")  # fmt: skip
             raise KeyboardInterrupt
         recipe["options"].update((result.recipe or {}).get("options", {}))  # e.g. the tile plan
         try:

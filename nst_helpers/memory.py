@@ -33,6 +33,7 @@ def estimate_memory(
     *,
     style_sizes: Sequence[tuple[int, int]] = (),
     decode_sizes: Sequence[tuple[int, int]] = (),
+    batch: int = 1,
 ) -> int:
     """Estimates the peak memory in bytes of a run at the given final image size.
 
@@ -51,6 +52,8 @@ def estimate_memory(
             max_dim * style_scale. Default: none counted.
         decode_sizes: (width, height) of each input file still to be decoded, at its full
             (header) size. Default: none counted (images already in memory).
+        batch: Images optimized together (a sweep's variants, `stylize_variants`): the
+            optimization's memory grows with it, the style images' pass does not.
 
     Returns:
         Bytes (an estimate with a safety margin; benchmarks/RESULTS.md has measured peaks).
@@ -65,8 +68,8 @@ def estimate_memory(
     precision = resolve_precision(settings.precision)
     layers = settings.content_layers + settings.style_layers
     activations = activation_count(settings.arch, layers, height, width)
-    optimize = activations * _BYTES_PER_ACTIVATION[precision]
-    values = height * width * 3 * (4 / 3 if settings.pyramid else 1)  # scales 1 + 1/4 + 1/16 ...
+    optimize = batch * activations * _BYTES_PER_ACTIVATION[precision]
+    values = batch * height * width * 3 * (4 / 3 if settings.pyramid else 1)  # 1 + 1/4 + ...
     if settings.optimizer == "lbfgs":  # float64 history pairs, iterate and gradient
         optimize += (2 * LBFGS_MEMORY + 4) * values * 8
     style_dim = max(1, round(settings.max_dim * settings.style_scale))
@@ -103,6 +106,7 @@ def check_memory(
     *,
     style_sizes: Sequence[tuple[int, int]] = (),
     decode_sizes: Sequence[tuple[int, int]] = (),
+    batch: int = 1,
 ) -> int:
     """Refuses a run that will not fit in memory, naming the largest size that does.
 
@@ -113,6 +117,7 @@ def check_memory(
         available: Bytes available (default: `available_memory()`; no check when unknown).
         style_sizes: The style images' sizes (see `estimate_memory`).
         decode_sizes: The input files' full sizes (see `estimate_memory`).
+        batch: Images optimized together (see `estimate_memory`).
 
     Returns:
         The estimate, in bytes.
@@ -120,7 +125,7 @@ def check_memory(
     Raises:
         NSTError: The estimate exceeds the available memory.
     """
-    sizes = {"style_sizes": style_sizes, "decode_sizes": decode_sizes}
+    sizes = {"style_sizes": style_sizes, "decode_sizes": decode_sizes, "batch": batch}
     needed = estimate_memory(settings, width, height, **sizes)
     available = available_memory() if available is None else available
     if available is None or needed <= available:
@@ -134,8 +139,9 @@ def check_memory(
     while fits > 1 and estimate_at(fits) > available:
         fits = fits - 32 if fits > 64 else fits - 1
     gib = 2**30
+    images = f" of {batch} images in one batch" if batch > 1 else ""
     run = (
-        f"a {width}x{height} px run with {settings.arch.upper()} ({settings.precision}, "
+        f"a {width}x{height} px run{images} with {settings.arch.upper()} ({settings.precision}, "
         f"{settings.optimizer}) needs about {needed / gib:.1f} GiB of memory"
     )
     short = f"only {available / gib:.1f} GiB is available"
@@ -148,8 +154,9 @@ def check_memory(
     if estimate_at(fits) > available:
         raise NSTError(f"{run}, but {short}, too little at any size. Free some memory.")
     style = "a smaller style_scale (--style-scale), " if style_sizes else ""
+    fewer = "fewer values in the sweep (--sweep), " if batch > 1 else ""
     raise NSTError(
-        f"{run}, but {short}. Use max_dim (--max-dim) {fits} or less, {style}precision "
+        f"{run}, but {short}. Use max_dim (--max-dim) {fits} or less, {fewer}{style}precision "
         "bfloat16, or free some memory."
     )
 

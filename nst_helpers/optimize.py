@@ -167,7 +167,8 @@ def stylize_variants(
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
     if not memory.has_gpu():  # GPU memory is TensorFlow's to manage; check the machine's RAM first
         size = imgs.scaled_size(content_img.size, settings.max_dim)
-        check_memory(settings, *size, style_sizes=[s.size for s in style_imgs])
+        styles_at = [s.size for s in style_imgs]
+        check_memory(settings, *size, style_sizes=styles_at, batch=len(variants))
     extractor = matching_extractor(extractor, settings)
     check_level_sizes(extractor, settings, content_img, style_imgs)
 

@@ -26,12 +26,15 @@ class Event:
 
     Attributes:
         step: Steps done so far, over all levels (1 .. steps).
-        steps: Steps planned over all levels (an upper bound when there is a time budget).
+        steps: Steps planned over all levels; with a time budget, the most the run may take
+            (each level up to `Settings.steps`), as it ends when the budget does (see
+            `expected_steps`).
         losses: {"content", "style", "tv", "total"} of the image this step evaluated (of the
             first image, in a sweep).
         elapsed: Seconds since the optimization started.
         image: The current image (H, W, 3) float32 array in [0, 1] on preview steps, else None.
         level: Index of the coarse-to-fine level (0 when there is one level).
+        time_left: Seconds left of the time budget (`Settings.time_budget`), None without one.
     """
 
     step: int
@@ -40,12 +43,23 @@ class Event:
     elapsed: float
     image: np.ndarray | None = None
     level: int = 0
+    time_left: float | None = None
+
+    @property
+    def expected_steps(self) -> int:
+        """Steps the run is expected to end at: `steps`, or fewer where the time budget left
+        runs out first at the mean step time so far."""
+        if self.time_left is None:
+            return self.steps
+        more = int(max(0.0, self.time_left) / (self.elapsed / self.step))
+        return min(max(self.steps, self.step), self.step + more)
 
     @property
     def eta(self) -> float:
-        """Seconds left, estimated from the mean step time so far (0 once past `steps`, which a
-        time budget's runs can be)."""
-        return self.elapsed / self.step * max(0, self.steps - self.step)
+        """Seconds left: the mean step time so far times the steps left to `expected_steps`,
+        and never more than the time budget left (0 once a run is past its plan)."""
+        eta = self.elapsed / self.step * max(0, self.expected_steps - self.step)
+        return eta if self.time_left is None else min(eta, max(0.0, self.time_left))
 
 
 @dataclass
@@ -146,7 +160,9 @@ class Run:
         self.loop_start: float | None = None
         self.history = [{name: [] for name in LOSS_NAMES} for _ in range(batch)]
         self.level_steps = settings.steps_per_level()
-        self.total_steps = sum(self.level_steps)
+        # Under a time budget each level may take up to `steps` steps (`wants_step`).
+        budgeted = settings.steps * len(self.level_steps)
+        self.total_steps = sum(self.level_steps) if settings.time_budget is None else budgeted
         self.levels: list[dict] = []
         self.stopped = "finished"
         self.error: str | None = None
@@ -249,8 +265,11 @@ class Run:
         last = self.level == len(self.level_steps) - 1 and self.level_done == self.level_planned
         preview = last or (every and done % every == 0)
         array = np.asarray(current())[0] if preview else None
-        elapsed = time.perf_counter() - self.loop_start
-        event = Event(done, self.total_steps, values, elapsed, array, self.level)
+        now = time.perf_counter()
+        budget = self.settings.time_budget
+        left = None if budget is None else self.started + budget - now
+        elapsed = now - self.loop_start
+        event = Event(done, self.total_steps, values, elapsed, array, self.level, left)
         for callback in self.callbacks:
             callback(event)
 

@@ -93,7 +93,8 @@ class Settings:
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
-            default: it has not been measured to win (benchmarks/gpu_check.sh measures it).
+            default: on CPUs it makes the step slower (benchmarks/RESULTS.md), on GPUs it is
+            not measured yet (benchmarks/gpu_check.sh measures it).
         memory_limit: GiB the run may use (default: what the machine has available). When the
             whole image at `max_dim` would need more, the run is tiled (`nst_helpers.tiles`):
             the whole image at the largest size that fits, then refined in tiles at each

@@ -210,6 +210,11 @@ def stylize_tiled(
         raise NSTError(
             "time_budget can't be combined with a tiled run yet: use steps and tile_steps."
         )
+    if settings.level_steps is not None:  # they name the untiled run's levels, not the plan's
+        raise NSTError(
+            "level_steps can't be combined with a tiled run yet (its plan has levels of its "
+            "own): use steps for the whole-image levels and tile_steps for each tile."
+        )
     content_img = imgs.as_image(content, "content")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     style_imgs = [imgs.as_image(s, "style") for s in styles]

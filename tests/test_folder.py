@@ -61,18 +61,25 @@ def test_folder_run_resumes_and_skips_what_is_done(photos, tmp_path, tiny_settin
     assert len(other.done) == 2
 
 
-def test_an_interrupted_folder_run_saves_nothing_half_done_and_resumes(
+def test_an_interrupted_folder_run_keeps_the_image_marked_and_the_next_run_redoes_it(
     photos, tmp_path, tiny_settings, tiny_extractor
 ):
     def interrupt(event):
-        raise KeyboardInterrupt
+        if event.step == 3:
+            raise KeyboardInterrupt
 
-    stopped, _ = run(photos, tmp_path, tiny_settings, tiny_extractor, callbacks=[interrupt])
-    assert stopped.interrupted and stopped.done == []
-    assert not (tmp_path / "out" / "a.png").exists()
-    assert "interrupted" in stopped.line()
+    stopped, lines = run(photos, tmp_path, tiny_settings, tiny_extractor, callbacks=[interrupt])
+    kept = tmp_path / "out" / "a.png"
+    assert stopped.interrupted and stopped.done == [] and "interrupted" in stopped.line()
+    assert read_recipe(kept)["stopped"] == "interrupted"  # the best of its 3 steps, marked
+    assert [line for line in lines if line.startswith("interrupted ")] == [
+        f"interrupted {photos[0] / 'a.png'}: its best image so far is in {kept}; run again to "
+        "finish it"
+    ]
+    assert not (tmp_path / "out" / "b.png").exists()  # never started
     resumed, _ = run(photos, tmp_path, tiny_settings, tiny_extractor)
-    assert len(resumed.done) == 2 and not resumed.interrupted
+    assert len(resumed.done) == 2 and not resumed.interrupted and resumed.skipped == []
+    assert "stopped" not in read_recipe(kept)
 
 
 def test_a_folder_without_images_is_refused(tmp_path):

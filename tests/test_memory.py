@@ -38,6 +38,41 @@ def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
     assert estimate_memory(settings, fits + 32, (fits + 32) * 3 // 4) > 2 * 2**30
 
 
+def test_a_batch_multiplies_the_optimization_memory_and_its_refusal_names_the_sweep():
+    from nst_helpers.memory import _BASE_BYTES
+
+    settings = Settings(arch="vgg16", max_dim=1024)
+    one, three = (estimate_memory(settings, 1024, 768, batch=n) - _BASE_BYTES for n in (1, 3))
+    assert three == pytest.approx(3 * one, rel=1e-6)
+    between = _BASE_BYTES + 2 * one
+    assert check_memory(settings, 1024, 768, available=between, batch=1) == _BASE_BYTES + one
+    with pytest.raises(
+        NSTError,
+        match=r"a 1024x768 px run of 3 images in one batch with VGG16 \(float32, adam\) needs "
+        r"about \d+\.\d GiB .* or less, fewer values in the sweep \(--sweep\), precision",
+    ):
+        check_memory(settings, 1024, 768, available=between, batch=3)
+
+
+def test_a_sweep_checks_the_memory_of_its_whole_batch(
+    small_pair, tiny_extractor, tiny_settings, monkeypatch
+):
+    from nst_helpers import memory
+    from nst_helpers.sweep import sweep
+
+    size = scaled_size(small_pair[0].size, tiny_settings.max_dim)
+    one = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size])
+    three = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size], batch=3)
+    monkeypatch.setattr(memory, "available_memory", lambda: (one + three) // 2)
+    monkeypatch.setattr(memory, "has_gpu", lambda: False)
+    with pytest.raises(NSTError, match="run of 3 images in one batch"):
+        sweep(*small_pair, tiny_settings, "style_weight", [1.0, 10.0, 100.0],
+              extractor=tiny_extractor)  # fmt: skip
+    results = sweep(*small_pair, tiny_settings.replace(steps=2), "style_weight", [10.0],
+                    extractor=tiny_extractor)  # fmt: skip
+    assert len(results) == 1 and results[0].steps_done == 2
+
+
 def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
     plain = Settings(optimizer="lbfgs")
     extra = estimate_memory(plain.replace(pyramid=True), 900, 600) - estimate_memory(

@@ -213,6 +213,23 @@ def test_a_mask_with_a_tiled_run_is_refused():
         )
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"time_budget": 5.0}, "time_budget can't be combined with a tiled run yet: use steps"),
+        ({"start_dim": 48, "level_steps": (10, 20, 30)},
+         r"level_steps can't be combined with a tiled run yet \(its plan has levels of its own\)"
+         ": use steps for the whole-image levels and tile_steps for each tile"),
+    ],
+)  # fmt: skip
+def test_options_a_tiled_run_would_ignore_are_refused(changes, message):
+    from nst_helpers.optimize import stylize
+
+    settings = small_settings(memory_limit=limit_for_tiles(), **changes)
+    with pytest.raises(NSTError, match=message):
+        stylize(texture(), texture(), settings)
+
+
 def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
     from nst_helpers.cli import main
     from nst_helpers.recipe import read_recipe
