@@ -140,7 +140,11 @@ def modes(setting: dict) -> dict[str, dict]:
             "level_steps": _level_steps(setting),
             "precision": "bfloat16",
         },
-        "preset fast (lbfgs + pyramid + auto precision, as a user runs it)": {"preset": "fast"},
+        # The preset on this objective: its own style weight (12) would change the loss judged.
+        "preset fast (lbfgs + pyramid + auto precision, the objective's weights)": {
+            "preset": "fast",
+            "style_weight": nst.Settings().style_weight,
+        },
     }
 
 

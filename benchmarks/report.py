@@ -161,7 +161,7 @@ def judged_tables(data: dict) -> list[str]:
     lines += ["| mode | " + " | ".join(r["pair"] for r in data["pairs"]) + " | slowest pair |"]
     lines += ["| --- " * (len(data["pairs"]) + 2) + "|"]
     for name in data["pairs"][0]["modes"]:
-        ratios = [record["modes"][name]["ratio"] for record in data["pairs"]]
+        ratios = [record["modes"].get(name, {}).get("ratio") for record in data["pairs"]]
         shown = ["—" if r is None else f"{r:.1f}x" for r in ratios]
         worst = "not reached" if None in ratios else f"{min(ratios):.1f}x"
         lines.append(f"| {name} | " + " | ".join(shown) + f" | {worst} |")

@@ -12,8 +12,10 @@ it the plain loop's 1000 steps per pair. To try many candidates, this script tak
 targets (the plain loop's 1000-step scores) and plain-loop times from
 benchmarks/time_to_quality.json and runs only the candidates, judged as the table judges them
 and stopped at the target, or once they are slower than the plain loop's time / `--min-ratio`.
-Its ratios divide times from two runs, so they are a guide to what the next full table should
-measure, not that table: the CLI default is chosen from the one-run table alone.
+Its ratios divide times from two runs. With `--repeats 3` on every pair they are the median of
+three runs per mode, which one full table is not: the CLI default is chosen from such a file
+(ttq_tuning_noise.json, see `time_to_quality.choose_default` and tests/test_judge.py). Stored
+records of "fast preset (style weight 10)" say {"preset": "fast"}: the preset had 10 then.
 
 Neither the plain loop nor the fast preset is bit-reproducible from one process to the next on
 this project's CPU (their losses differ from the third and the sixth step on), so both a target
@@ -44,7 +46,7 @@ CANDIDATES = {
     "style weight 11": {"preset": "fast", "style_weight": 11.0},
     "style weight 12": {"preset": "fast", "style_weight": 12.0},
     "style weight 15": {"preset": "fast", "style_weight": 15.0},
-    "average pooling": {"preset": "fast", "pooling": "avg"},
+    "average pooling": {"preset": "fast", "style_weight": 10.0, "pooling": "avg"},
 }
 
 

@@ -55,7 +55,7 @@ SETTING_OPTIONS = [
     (("--tile-size",), "tile_size", int, "tiled runs: long side of a tile in pixels"),
     (("--tile-overlap",), "tile_overlap", int, "tiled runs: pixels neighboring tiles share"),
     (("--tile-steps",), "tile_steps", int, "tiled runs: steps of each tile"),
-    (("--jit-compile",), "jit_compile", "flag", "compile each step with XLA (measure it first)"),
+    (("--jit-compile",), "jit_compile", "flag", "compile each step with XLA (slower on CPUs)"),
 ]
 
 
@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or 'none' (random, for testing); default: $NST_WEIGHTS or imagenet",
     )
     parser.add_argument("--preset", choices=PRESETS, help=f"a named bundle of the options below "
-                        f"(default {CLI_PRESET}: L-BFGS on an image pyramid, bfloat16 if it helps; "
-                        "tutorial: the notebook's Adam loop; a sweep's default)")  # fmt: skip
+                        f"(default {CLI_PRESET}: L-BFGS on an image pyramid, bfloat16 if it helps, "
+                        f"style weight {defaults.style_weight:g}; tutorial: the notebook's Adam "
+                        "loop, a sweep's default)")  # fmt: skip
     for flags, name, kind, text in SETTING_OPTIONS:
         default = getattr(defaults, name)
         if isinstance(default, tuple):
@@ -212,7 +213,7 @@ def _run(args: argparse.Namespace, term: Terminal) -> int:
     if args.sweep:
         sweep = _sweep_plan(args, inputs)
         variants = [variant_path(output, sweep[1], value) for value in sweep[2]]
-    steps = sum(settings.steps_per_level())
+    steps = settings.max_steps()
     if args.save_every and not args.rerun:  # a tiled run takes its plan's steps: name them all
         from nst_helpers.tiles import plan_for
 
@@ -389,7 +390,9 @@ def _rerun_plan(args: argparse.Namespace):
     sources = [("recipe PNG (--rerun)", source), ("content image", paths["content"])]
     sources += [("style image", path) for path in paths["styles"]]
     sources += [("mask", paths["mask"])] if paths["mask"] else []
-    # The same recipe goes into the new file: same inputs and settings give the same bytes.
+    # The same recipe goes into the new file: same inputs and settings give the same bytes. A
+    # folder run's interrupted image is marked so; its rerun runs to the end, so drops the mark.
+    recipe = {key: value for key, value in recipe.items() if key != "stopped"}
     return settings, inputs, recipe, output, sources
 
 

@@ -188,14 +188,7 @@ def stylize_folder(
             return
         if result.stopped == "interrupted":  # keep its best image, marked: the next run redoes it
             summary.interrupted = True
-            recipe["stopped"] = "interrupted"
-            try:
-                result.save(output, recipe)
-                report(f"interrupted {recipe['inputs']['content']['path']}: its best image so far "
-                       f"is in {output}; run again to finish it")  # fmt: skip
-            except (OSError, NSTError) as err:
-                report(f"interrupted {recipe['inputs']['content']['path']}: can't write {output} "
-                       f"({err})")  # fmt: skip
+            _keep_interrupted(result, output, recipe, report)
             raise KeyboardInterrupt
         recipe["options"].update((result.recipe or {}).get("options", {}))  # e.g. the tile plan
         try:
@@ -223,6 +216,28 @@ def stylize_folder(
         summary.interrupted = True
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _keep_interrupted(result, output: Path, recipe: dict, report: Callable[[str], None]) -> None:
+    """Saves an interrupted image's best result, its recipe marked "stopped", so the next run
+    redoes it; never over a finished output (an earlier run's), nor before its first step."""
+    from nst_helpers.recipe import read_recipe
+
+    photo = recipe["inputs"]["content"]["path"]
+    if result.steps_done == 0:
+        return
+    try:
+        earlier = read_recipe(output) if output.exists() else {"stopped": "interrupted"}
+    except NSTError:
+        earlier = {}
+    if "stopped" not in earlier:
+        report(f"interrupted {photo}: not saved, {output} holds an earlier result; run again")
+        return
+    try:
+        result.save(output, {**recipe, "stopped": "interrupted"})
+        report(f"interrupted {photo}: its best image so far is in {output}; run again to finish it")
+    except (OSError, NSTError) as err:
+        report(f"interrupted {photo}: can't write {output} ({err})")
 
 
 def run_folder(args, settings: Settings, term) -> int:

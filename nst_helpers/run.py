@@ -49,8 +49,8 @@ class Event:
     def expected_steps(self) -> int:
         """Steps the run is expected to end at: `steps`, or fewer where the time budget left
         runs out first at the mean step time so far."""
-        if self.time_left is None:
-            return self.steps
+        if self.time_left is None or self.step < 1 or self.elapsed <= 0:
+            return max(self.steps, self.step)
         more = int(max(0.0, self.time_left) / (self.elapsed / self.step))
         return min(max(self.steps, self.step), self.step + more)
 
@@ -58,6 +58,8 @@ class Event:
     def eta(self) -> float:
         """Seconds left: the mean step time so far times the steps left to `expected_steps`,
         and never more than the time budget left (0 once a run is past its plan)."""
+        if self.step < 1:
+            return 0.0
         eta = self.elapsed / self.step * max(0, self.expected_steps - self.step)
         return eta if self.time_left is None else min(eta, max(0.0, self.time_left))
 
@@ -160,9 +162,7 @@ class Run:
         self.loop_start: float | None = None
         self.history = [{name: [] for name in LOSS_NAMES} for _ in range(batch)]
         self.level_steps = settings.steps_per_level()
-        # Under a time budget each level may take up to `steps` steps (`wants_step`).
-        budgeted = settings.steps * len(self.level_steps)
-        self.total_steps = sum(self.level_steps) if settings.time_budget is None else budgeted
+        self.total_steps = settings.max_steps()  # under a time budget, `wants_step`'s limit
         self.levels: list[dict] = []
         self.stopped = "finished"
         self.error: str | None = None

@@ -296,6 +296,14 @@ class Settings:
         each = max(1, (self.steps - final) // coarse)
         return [each] * coarse + [final]
 
+    def max_steps(self) -> int:
+        """The most steps the run may take: the levels' steps, or under a time budget, where
+        each level may go on up to `steps` until its share of the time is spent, `steps` on
+        every level."""
+        if self.time_budget is None:
+            return sum(self.steps_per_level())
+        return self.steps * len(self.levels())
+
     def replace(self, **changes) -> Settings:
         """Returns a copy with some fields changed (and checked)."""
         return dataclasses.replace(self, **changes)

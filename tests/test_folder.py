@@ -82,6 +82,41 @@ def test_an_interrupted_folder_run_keeps_the_image_marked_and_the_next_run_redoe
     assert "stopped" not in read_recipe(kept)
 
 
+def test_an_interrupted_image_never_replaces_an_earlier_finished_output(
+    photos, tmp_path, tiny_settings, tiny_extractor
+):
+    run(photos, tmp_path, tiny_settings.replace(steps=4), tiny_extractor)  # finished, 4 steps
+    kept = tmp_path / "out" / "a.png"
+    before = kept.read_bytes()
+
+    def interrupt(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    stopped, lines = run(photos, tmp_path, tiny_settings, tiny_extractor, callbacks=[interrupt])
+    assert stopped.interrupted and kept.read_bytes() == before
+    assert (
+        f"interrupted {photos[0] / 'a.png'}: not saved, {kept} holds an earlier result; run "
+        "again" in lines
+    )
+
+
+def test_the_rerun_of_an_interrupted_image_runs_to_the_end_and_drops_the_mark(
+    photos, tmp_path, tiny_settings, tiny_extractor
+):
+    from nst_helpers.cli import main
+
+    def interrupt(event):
+        if event.step == 3:
+            raise KeyboardInterrupt
+
+    run(photos, tmp_path, tiny_settings, tiny_extractor, callbacks=[interrupt])
+    kept, again = tmp_path / "out" / "a.png", tmp_path / "again.png"
+    assert main(["--rerun", str(kept), "-o", str(again), "--quiet", "--trust-recipe-paths"]) == 0
+    recipe = read_recipe(again)
+    assert "stopped" not in recipe and recipe["settings"] == read_recipe(kept)["settings"]
+
+
 def test_a_folder_without_images_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(NSTError, match="holds no image files"):

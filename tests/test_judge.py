@@ -102,6 +102,9 @@ def test_the_cli_default_is_the_measured_winner_on_every_pair():
     winner = ttq.choose_default(data["pairs"])
     assert winner is not None, "no mode reached the target on every pair"
     assert all(len(record["modes"][winner]["runs"]) >= 3 for record in data["pairs"])
+    # What was measured is what the script still names so.
+    measured_as = [record["modes"][winner]["changes"] for record in data["pairs"]]
+    assert measured_as == [ttq_tuning.CANDIDATES[winner]] * len(data["pairs"])
     # The CLI's preset is the winner's settings, on the plain loop's objective.
     plain = ttq.plain_settings(data["setting"], "weights.h5")
     measured = ttq.mode_settings(plain, ttq_tuning.CANDIDATES[winner], data["setting"])
