@@ -226,13 +226,14 @@ def _keep_interrupted(result, output: Path, recipe: dict, report: Callable[[str]
     photo = recipe["inputs"]["content"]["path"]
     if result.steps_done == 0:
         return
-    try:
-        earlier = read_recipe(output) if output.exists() else {"stopped": "interrupted"}
-    except NSTError:
-        earlier = {}
-    if "stopped" not in earlier:
-        report(f"interrupted {photo}: not saved, {output} holds an earlier result; run again")
-        return
+    if output.exists():
+        try:
+            finished = "stopped" not in read_recipe(output)
+        except NSTError:  # no recipe of ours: someone's file, never overwritten half done
+            finished = True
+        if finished:
+            report(f"interrupted {photo}: not saved, {output} holds an earlier result; run again")
+            return
     try:
         result.save(output, {**recipe, "stopped": "interrupted"})
         report(f"interrupted {photo}: its best image so far is in {output}; run again to finish it")

@@ -60,8 +60,8 @@ class Event:
         and never more than the time budget left (0 once a run is past its plan)."""
         if self.step < 1:
             return 0.0
-        eta = self.elapsed / self.step * max(0, self.expected_steps - self.step)
-        return eta if self.time_left is None else min(eta, max(0.0, self.time_left))
+        # `expected_steps` stops where the budget runs out, so this stays within it.
+        return self.elapsed / self.step * max(0, self.expected_steps - self.step)
 
 
 @dataclass
