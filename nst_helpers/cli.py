@@ -211,14 +211,14 @@ def _run(args: argparse.Namespace, term: Terminal) -> int:
         raise NSTError(f"--gif needs a file name ending in .gif, got '{args.gif}'.")
     variants, sweep = [], None
     if args.sweep:
-        sweep = _sweep_plan(args, inputs)
+        sweep = _sweep_plan(args)
         variants = [variant_path(output, sweep[1], value) for value in sweep[2]]
     steps = settings.max_steps()
     if args.save_every and not args.rerun:  # a tiled run takes its plan's steps: name them all
         from nst_helpers.tiles import plan_for
 
         import_tensorflow_quietly()  # the plan asks TensorFlow for a GPU
-        tiled = plan_for(inputs[0], settings, inputs[2])
+        tiled = plan_for(inputs[0], settings)
         steps = sum(tiled.steps) if tiled is not None else steps
     plan = plan_outputs(output, what="rerun output (-o)" if args.rerun else "output (-o)",
                         gif=gif, snapshot_every=args.save_every, steps=steps,
@@ -263,7 +263,7 @@ def _stylize_and_save(args, settings, inputs, sizes, output: Path, term, recipe=
 
     content, styles, mask = inputs
     if not args.quiet:  # the memory estimate, or the tile plan when the whole image won't fit
-        term.note(memory_note(content, settings, mask, *sizes), prefix="")
+        term.note(memory_note(content, settings, *sizes), prefix="")
     callbacks = [_snapshot_saver(output, args.save_every, term)] if args.save_every else []
     recorder = None
     if args.gif:
@@ -295,13 +295,9 @@ def _stylize_and_save(args, settings, inputs, sizes, output: Path, term, recipe=
     return 0
 
 
-def _sweep_plan(args, inputs) -> tuple:
+def _sweep_plan(args) -> tuple:
     from nst_helpers.sweep import parse_sweep
 
-    if inputs[2]:
-        raise NSTError(
-            "--sweep and --mask can't be combined yet: run the masked variants one by one."
-        )
     if args.gif or args.save_every:
         raise NSTError(
             "--sweep writes one image per value and a contact sheet, without --gif or "
@@ -318,10 +314,10 @@ def _run_sweep(args, settings, inputs, output: Path, sweep_plan, term) -> int:
     from nst_helpers.outputs import variant_path
     from nst_helpers.sweep import sweep
 
-    content, styles, _ = inputs
+    content, styles, mask = inputs
     name, label, values = sweep_plan
     with ProgressBar(desc=f"{printable(output.name)} sweep", disable=args.quiet) as bar:
-        results = sweep(content, styles, settings, name, values, callbacks=[bar])
+        results = sweep(content, styles, settings, name, values, mask=mask, callbacks=[bar])
     labels = [f"{label} {value:g}" for value in values]
     for result, value in zip(results, values, strict=True):
         term.keep(result.save, variant_path(output, label, value))

@@ -142,6 +142,24 @@ def check_decode_memory(path: Path, size: tuple[int, int]) -> None:
         )
 
 
+def check_image_file(path: Path, what: str | None = None) -> None:
+    """Raises the NSTError for a path that can't be an image file: missing, a folder, or not a
+    regular file (a pipe or device, which reading could block forever). `what` names the file
+    in the message ("content image"; default: none)."""
+    named = f"{what} " if what else ""
+    if not path.exists():
+        raise NSTError(f"{what or 'image file'} not found: '{path}'. Check the path and spelling.")
+    if path.is_dir():
+        raise NSTError(
+            f"{named}'{path}' is a folder, not an image file. Give the path of an image file."
+        )
+    if not path.is_file():
+        raise NSTError(
+            f"{named}'{path}' is not a regular file (a pipe, device or socket): save the image "
+            "to a file and give that file's path."
+        )
+
+
 def unreadable(path: Path, err: BaseException) -> NSTError:
     """The one-line NSTError for a file that could not be opened or decoded, naming why."""
     if isinstance(err, PermissionError):

@@ -63,7 +63,7 @@ class Worker:
 
 def connect(address: str):
     """Starts or joins Ray: "auto" starts a local Ray (or joins the one running here), anything
-    else is a cluster address. Returns the `ray` module."""
+    else is a cluster address. Returns the `ray` module (already connected: left as it is)."""
     try:
         import ray
     except ImportError:
@@ -81,6 +81,14 @@ def connect(address: str):
     return ray
 
 
+def _ray_is_connected() -> bool:
+    try:
+        import ray
+    except ImportError:
+        return False  # connect() says how to install it
+    return ray.is_initialized()
+
+
 class Workers:
     """Ray actors that each build the extractor once and run jobs in parallel.
 
@@ -90,6 +98,9 @@ class Workers:
         count: Actors to start (default: one per CPU of the cluster).
         cpus: CPUs each actor reserves (default: the cluster's CPUs shared among the actors).
 
+    A Ray these workers started (none was connected) is shut down again by `close`; one that was
+    already connected is left running.
+
     Example::
 
         with Workers(settings, "auto", 2) as workers:
@@ -97,10 +108,13 @@ class Workers:
     """
 
     def __init__(self, settings: Settings, address: str, count: int | None = None, cpus=None):
+        self.actors: list = []
+        self.started_ray = not _ray_is_connected()
         ray = connect(address)
         total = max(1, int(ray.cluster_resources().get("CPU", 1)))
         count = count or total
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self.close()
             raise NSTError(f"workers must be a positive whole number, got {count!r}.")
         cpus = cpus or max(1, total // count)
         remote = ray.remote(num_cpus=cpus, max_restarts=RETRIES, max_task_retries=RETRIES)
@@ -122,12 +136,14 @@ class Workers:
         return results
 
     def close(self) -> None:
-        """Stops the actors."""
+        """Stops the actors, and Ray itself if these workers started it."""
         import ray
 
         for actor in self.actors:
             ray.kill(actor)
         self.actors = []
+        if self.started_ray and ray.is_initialized():
+            ray.shutdown()
 
     def __enter__(self) -> Workers:
         return self

@@ -24,6 +24,7 @@ from nst_helpers.checks import check_size
 from nst_helpers.decoding import (
     apply_orientation,
     check_decode_memory,
+    check_image_file,
     to_rgb,
     turns_sideways,
     unreadable,
@@ -71,15 +72,7 @@ def load_image(path: str | os.PathLike, max_dim: int | None = None) -> Image.Ima
             "str or pathlib.Path (a PIL image needs no loading)."
         )
     path = Path(path)
-    if not path.exists():
-        raise NSTError(f"image file not found: '{path}'. Check the path and spelling.")
-    if path.is_dir():
-        raise NSTError(f"'{path}' is a folder, not an image file. Give the path of an image file.")
-    if not path.is_file():  # a FIFO, device or socket: reading it could block forever
-        raise NSTError(
-            f"'{path}' is not a regular file (a pipe, device or socket): save the image to a file "
-            "and give that file's path."
-        )
+    check_image_file(path)
     return _decode(path, max_dim)
 
 

@@ -119,10 +119,11 @@ def stylize(
     settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
-    plan = tiles.plan_for(content, settings, mask, memory.has_gpu())
+    plan = tiles.plan_for(content, settings, memory.has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
-        return tiled_run.stylize_tiled(content, style, settings, plan, extractor=extractor,
-                                       callbacks=callbacks, ray=ray, workers=workers)  # fmt: skip
+        return tiled_run.stylize_tiled(content, style, settings, plan, mask=mask,
+                                       extractor=extractor, callbacks=callbacks, ray=ray,
+                                       workers=workers)  # fmt: skip
     return stylize_variants(
         content, style, [settings], mask=mask, extractor=extractor, callbacks=callbacks
     )[0]

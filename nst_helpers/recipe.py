@@ -33,7 +33,13 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from nst_helpers.decoding import check_decode_memory, is_damage, turns_sideways, unreadable
+from nst_helpers.decoding import (
+    check_decode_memory,
+    check_image_file,
+    is_damage,
+    turns_sideways,
+    unreadable,
+)
 from nst_helpers.errors import NSTError
 from nst_helpers.settings import Settings
 
@@ -124,7 +130,7 @@ def describe_input(path: str | os.PathLike | Image.Image, what: str = "input") -
             f"{type(path).__name__}."
         )
     path = Path(path)
-    _check_file(path, what)
+    check_image_file(path, what)
     return {
         "name": path.name,
         "path": os.fspath(path),
@@ -148,17 +154,6 @@ def file_sha256(path: str | os.PathLike) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _check_file(path: Path, what: str) -> None:
-    if not path.exists():
-        raise NSTError(f"{what} not found: '{path}'. Check the path and spelling.")
-    if path.is_dir():
-        raise NSTError(f"{what} '{path}' is a folder, not an image file. Give an image file.")
-    if not path.is_file():  # a FIFO or device: reading it could block forever
-        raise NSTError(
-            f"{what} '{path}' is not a regular file (a pipe, device or socket): give an image file."
-        )
 
 
 def _upright_size(path: Path, what: str) -> tuple[int, int]:
@@ -246,7 +241,7 @@ def read_recipe(path: str | os.PathLike) -> dict:
         # -> 300
     """
     path = Path(path)
-    _check_file(path, "image")
+    check_image_file(path, "image")
     try:
         with open(path, "rb") as handle:
             if handle.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:

@@ -42,6 +42,7 @@ def sweep(
     name: str,
     values: Sequence[float],
     *,
+    mask=None,
     extractor=None,
     callbacks: Iterable[Callable[[Event], None]] = (),
 ) -> list[Result]:
@@ -59,6 +60,7 @@ def sweep(
             used here).
         name: "content_weight", "style_weight" or "tv_weight".
         values: The weight of each variant.
+        mask: Style only where this image is white, as in `stylize`; every variant shares it.
         extractor: A prebuilt extractor to reuse.
         callbacks: Called with an Event per step; its losses are those of the first variant.
 
@@ -77,4 +79,6 @@ def sweep(
             "and pyramid (--optimizer, --start-dim, --pyramid, --preset fast) to sweep."
         )
     variants = [settings.replace(**{name: float(v)}) for v in values]  # checks each value
-    return stylize_variants(content, style, variants, extractor=extractor, callbacks=callbacks)
+    return stylize_variants(
+        content, style, variants, mask=mask, extractor=extractor, callbacks=callbacks
+    )

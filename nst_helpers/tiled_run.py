@@ -5,10 +5,11 @@ Every tile of a level aims at the same style: the style image's Gram matrices ar
 per level, from the style image at that level's size (so brush strokes keep their size relative
 to the whole picture) but never enlarged beyond its own size, in chunks that fit memory, each
 weighted by its share of the positions.
-The content target of a tile is the content image's matching tile. The tiles of a level start
-from the same upsampled canvas and do not depend on each other, so they may run anywhere
-(`nst_helpers.distributed` runs them on Ray); in-process they run one after the other through
-the library's loop (`optimize.optimize_image`) with step-by-step events.
+The content target of a tile is the content image's matching tile; with a mask, the tile's style
+counts only inside the mask's matching tile and the photo stays where that is black. The tiles
+of a level start from the same upsampled canvas and do not depend on each other, so they may run
+anywhere (`nst_helpers.distributed` runs them on Ray); in-process they run one after the other
+through the library's loop (`optimize.optimize_image`) with step-by-step events.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from nst_helpers.tiles import Tile, TilePlan, chunk_edges, tile_weights
 @dataclass
 class TileJob:
     """One tile to refine: its unit index in the plan, its box, start and content pixels
-    ((h, w, 3) float32 in [0, 1]) and the level's style targets ({layer: (1, C, C)})."""
+    ((h, w, 3) float32 in [0, 1]), the level's style targets ({layer: (1, C, C)}) and the
+    mask's tile ((h, w, 1) in [0, 1]; None: style everywhere)."""
 
     unit: int
     tile: Tile
     start: np.ndarray
     content: np.ndarray
     style_targets: dict
+    mask: np.ndarray | None = None
 
 
 @dataclass
@@ -95,24 +98,29 @@ def refine_tile(extractor, settings: Settings, job: TileJob, run: Run | None = N
     """
     import tensorflow as tf
 
-    from nst_helpers.objective import compute_losses
+    from nst_helpers.objective import compute_losses, layer_masks
     from nst_helpers.optimize import optimize_image
 
     remote = run is None
     if remote:
         run = Run(settings, [], time.perf_counter())
-    content_targets, _ = extractor(tf.constant(job.content[None]))
+    content = tf.constant(job.content[None])
+    content_targets, _ = extractor(content)
     style_targets = {name: tf.constant(value) for name, value in job.style_targets.items()}
+    masks, keep = None, None
+    if job.mask is not None:  # as in a whole-image run: masked Grams, the photo kept outside
+        pixel_mask = tf.constant(job.mask[None])
+        masks, keep = layer_masks(pixel_mask, extractor), (pixel_mask, content)
 
     def loss_fn(image):
         return compute_losses(
-            extractor, image, content_targets, style_targets, settings, per_item=True
+            extractor, image, content_targets, style_targets, settings, masks, per_item=True
         )
 
     run.begin_level(
         0 if remote else job.unit, max(job.tile.width, job.tile.height), settings.tile_steps
     )
-    final = optimize_image(run, loss_fn, tf.constant(job.start[None]))
+    final = optimize_image(run, loss_fn, tf.constant(job.start[None]), keep)
     run.end_level()
     best = run.level_best if run.level_best is not None else np.asarray(final)
     return TileOutcome(
@@ -183,6 +191,7 @@ def stylize_tiled(
     settings: Settings,
     plan: TilePlan,
     *,
+    mask=None,
     extractor=None,
     callbacks: Iterable[Callable[[Event], None]] = (),
     ray: str | None = None,
@@ -191,7 +200,7 @@ def stylize_tiled(
     """Runs `plan` (see `tiles.plan_tiles`); `stylize` calls it when the image is too large.
 
     Args:
-        content, style, settings, extractor, callbacks: As for `stylize`.
+        content, style, settings, mask, extractor, callbacks: As for `stylize`.
         plan: The tile plan.
         ray: None (in-process), "auto" (a local Ray) or a Ray cluster address: the tiles of a
             level then run as Ray tasks (`nst_helpers.distributed`).
@@ -203,7 +212,7 @@ def stylize_tiled(
     """
     from nst_helpers.objective import check_level_sizes
     from nst_helpers.optimize import matching_extractor, optimize_level
-    from nst_helpers.recipe import make_recipe
+    from nst_helpers.recipe import describe_input, make_recipe
 
     started = time.perf_counter()
     if settings.time_budget is not None:
@@ -218,7 +227,11 @@ def stylize_tiled(
     content_img = imgs.as_image(content, "content")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     style_imgs = [imgs.as_image(s, "style") for s in styles]
-    recipe = make_recipe(settings, content, styles, {"tile_plan": plan.to_dict()})
+    extra = {"tile_plan": plan.to_dict()}
+    if mask is not None:
+        extra["mask"] = describe_input(mask, "mask")
+    recipe = make_recipe(settings, content, styles, extra)
+    mask_img = None if mask is None else imgs.as_image(mask, "mask")
     if settings.preserve_colors == "histogram":
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     extractor = matching_extractor(extractor, settings)
@@ -231,8 +244,8 @@ def stylize_tiled(
     whole = [i for i, lv in enumerate(plan.levels) if not lv.tiles]
     for index in whole:
         level = plan.levels[index]
-        image = optimize_level(run, extractor, (content_img, style_imgs, None), weights, image,
-                               index, level.max_dim, plan.steps[index])  # fmt: skip
+        image = optimize_level(run, extractor, (content_img, style_imgs, mask_img), weights,
+                               image, index, level.max_dim, plan.steps[index])  # fmt: skip
         run.unit_losses[index] = dict(run.best_losses[0])
         if run.stopped != "finished":
             break
@@ -246,15 +259,21 @@ def stylize_tiled(
         for index in range(len(whole), len(plan.levels)):
             if run.stopped != "finished":
                 break
-            canvas = _refine_level(run, extractor, content_img, style_imgs, index, canvas, pool)
+            canvas = _refine_level(
+                run, extractor, (content_img, style_imgs, mask_img), index, canvas, pool
+            )
     finally:
         if pool is not None:
             pool.close()
     return _result(run, canvas, content_img, settings, recipe)
 
 
-def _refine_level(run: TileRun, extractor, content_img, style_imgs, index, canvas, pool):
-    """One tiled level: upsample the canvas, refine every tile, blend them back."""
+def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
+    """One tiled level: upsample the canvas, refine every tile, blend them back. `inputs` are
+    the (content, styles, mask or None) images."""
+    from nst_helpers.objective import load_mask
+
+    content_img, style_imgs, mask_img = inputs
     plan, settings = run.plan, run.settings
     level = plan.levels[index]
     width, height = level.size
@@ -265,11 +284,14 @@ def _refine_level(run: TileRun, extractor, content_img, style_imgs, index, canva
         start += content - _upsample(_upsample(content, previous[::-1]), (height, width))
     start = np.clip(start, 0.0, 1.0)
     style_targets = level_style_targets(extractor, style_imgs, settings, level.max_dim)
+    mask = None if mask_img is None else np.asarray(load_mask(mask_img, (width, height)))[0]
     first = sum(len(lv.tiles) or 1 for lv in plan.levels[:index])
-    jobs = [
-        TileJob(first + i, t, start[_box(t)], content[_box(t)], style_targets)
-        for i, t in enumerate(level.tiles)
-    ]
+    jobs = []
+    for i, t in enumerate(level.tiles):
+        tile_mask = None if mask is None else mask[_box(t)]
+        jobs.append(
+            TileJob(first + i, t, start[_box(t)], content[_box(t)], style_targets, tile_mask)
+        )
     run.canvas = result = start.copy()  # tiles land in it as they finish: start + w (tile - start)
     blend = tile_weights(level.size, level.tiles, plan.overlap)
 

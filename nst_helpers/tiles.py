@@ -176,34 +176,23 @@ def plan_tiles(
     )
 
 
-def plan_for(
-    content, settings: Settings, mask=None, has_gpu: bool | None = None
-) -> TilePlan | None:
+def plan_for(content, settings: Settings, has_gpu: bool | None = None) -> TilePlan | None:
     """The tile plan `stylize` follows for this content image, or None if it fits whole.
 
     `has_gpu` (default: whether TensorFlow sees one) decides the default memory limit.
-
-    Raises:
-        NSTError: A mask is given for a run that needs tiles (not supported yet).
     """
     if has_gpu is None:
         from nst_helpers import memory
 
         has_gpu = memory.has_gpu()
     size = as_image(content, "content").size
-    plan = plan_tiles(settings, size, memory_limit(settings, has_gpu))
-    if plan is not None and mask is not None:
-        raise NSTError(
-            "a mask can't be combined with a tiled run yet: lower max_dim (--max-dim) or raise "
-            "memory_limit (--memory-limit)."
-        )
-    return plan
+    return plan_tiles(settings, size, memory_limit(settings, has_gpu))
 
 
-def memory_note(content, settings: Settings, mask, size: tuple[int, int], style_sizes=()) -> str:
+def memory_note(content, settings: Settings, size: tuple[int, int], style_sizes=()) -> str:
     """What the CLI says before a run: the memory estimate (counting the style images at their
     working size, `style_sizes` as loaded), or the tile plan if it won't fit."""
-    plan = plan_for(content, settings, mask)
+    plan = plan_for(content, settings)
     if plan is not None:
         return plan.describe()
     width, height = scaled_size(size, settings.max_dim)

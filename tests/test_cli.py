@@ -213,6 +213,23 @@ def test_sweep_writes_each_variant_and_a_contact_sheet(tmp_path, capsys, weights
     assert "2 variants of style-weight in one batch" in out
 
 
+def test_a_sweep_takes_a_mask(tmp_path, capsys):
+    mask = tmp_path / "mask.png"
+    Image.new("L", (64, 48), 255).save(mask)
+    output = tmp_path / "sweep.png"
+    code, out, err = nst(capsys, CONTENT, STYLE, "-o", output, "--sweep", "style-weight=1,100",
+                         "--mask", mask, "--weights", "none", "--max-dim", 32, "--steps", 2,
+                         "-q")  # fmt: skip
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["mask.png", "sweep.png", "sweep_style-weight_1.png",
+                     "sweep_style-weight_100.png"]  # fmt: skip
+    from nst_helpers.recipe import read_recipe
+
+    recipe = read_recipe(tmp_path / "sweep_style-weight_100.png")
+    assert recipe["options"]["mask"]["name"] == "mask.png"  # a rerun of a variant finds it
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -171,6 +171,27 @@ def test_sweep_matches_separate_runs(small_pair, tiny_extractor, tiny_settings):
     assert batch[1].history["style"][-1] < batch[0].history["style"][-1]
 
 
+def test_a_masked_sweep_matches_separate_masked_runs(small_pair, tiny_extractor, tiny_settings):
+    content, style = small_pair
+    mask = Image.new("L", (32, 24), 0)
+    mask.paste(255, (16, 0, 32, 24))  # style on the right half only
+    settings = tiny_settings.replace(steps=6, lr=0.05)
+    batch = sweep(content, style, settings, "style_weight", [1.0, 1000.0], mask=mask,
+                  extractor=tiny_extractor)  # fmt: skip
+    from nst_helpers.images import prepare_images
+
+    start = np.asarray(prepare_images(content, style, settings)[0], dtype=float)  # the photo
+    for result, weight in zip(batch, (1.0, 1000.0), strict=True):
+        alone = stylize(content, style, settings.replace(style_weight=weight), mask=mask,
+                        extractor=tiny_extractor)  # fmt: skip
+        np.testing.assert_allclose(result.history["total"], alone.history["total"], rtol=2e-3)
+        # a rerun of a variant finds the mask
+        assert result.recipe["options"]["mask"] == alone.recipe["options"]["mask"]
+        left = np.asarray(result.best_image, dtype=float)[:, :12]  # (the edge is blended)
+        assert np.abs(left - start[:, :12]).max() <= 1  # black in the mask: still the photo
+    assert batch[1].history["style"][-1] < batch[0].history["style"][-1]
+
+
 def test_parse_sweep():
     assert parse_sweep("style-weight=1e-1,1,10") == ("style_weight", [0.1, 1.0, 10.0])
     assert parse_sweep("tv_weight=0,2") == ("tv_weight", [0.0, 2.0])

@@ -19,16 +19,41 @@ from nst_helpers.folder import ImageJob, stylize_folder, stylize_job
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray():
-    """A local Ray with 2 CPUs for the module. CI installs the ray extra, so there a missing
-    Ray fails instead of skipping."""
+def import_ray():
+    """Ray, or a skip (a fail on CI, which installs the ray extra)."""
     try:
         import ray
     except ImportError:
         if os.environ.get("CI"):
             pytest.fail('needs the ray extra: pip install -e ".[test,ray]"')
         pytest.skip('needs the ray extra: pip install -e ".[test,ray]"')
+    return ray
+
+
+# First in the module: it needs a process with no Ray connected (the fixture below starts one).
+def test_workers_stop_the_local_ray_they_started_and_leave_a_running_one_up(tiny_settings):
+    ray = import_ray()
+    assert not ray.is_initialized(), "this test must run before the module's Ray fixture"
+    with Workers(tiny_settings, "auto", 1) as workers:
+        assert workers.started_ray and ray.is_initialized()
+    assert not ray.is_initialized()  # `--ray auto` leaves no Ray behind
+    with pytest.raises(NSTError, match="workers must be a positive whole number"):
+        Workers(tiny_settings, "auto", -1)
+    assert not ray.is_initialized()  # nor when the workers are refused
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with Workers(tiny_settings, "auto", 1) as workers:
+            assert not workers.started_ray
+        assert ray.is_initialized()  # someone else's Ray stays up
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray():
+    """A local Ray with 2 CPUs for the module. CI installs the ray extra, so there a missing
+    Ray fails instead of skipping."""
+    ray = import_ray()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -70,24 +70,22 @@ def test_the_progress_bar_counts_to_the_budgets_end_not_the_step_cap():
         assert bar.bar.total == 1000
 
 
-def test_the_notebook_progress_bar_moves_its_widgets_end_with_the_budget():
-    from types import SimpleNamespace
+# ipywidgets 7.7 (Colab's) opens its comms through ipykernel's deprecated class.
+@pytest.mark.filterwarnings(
+    "ignore:The `ipykernel.comm.Comm` class has been deprecated:DeprecationWarning"
+)
+def test_the_notebook_progress_bar_moves_its_widgets_end_with_the_budget(monkeypatch, capsys):
+    import tqdm.auto
+    import tqdm.notebook  # the widget bar tqdm.auto picks in Jupyter and Colab (ipywidgets)
 
     from nst_helpers.display import ProgressBar
     from nst_helpers.run import Event
 
-    class WidgetBar:  # what tqdm.notebook's bar has: its widget keeps a maximum of its own
-        total, n = 1000, 0
-        container = SimpleNamespace(children=[None, SimpleNamespace(max=1000), None])
-
-        def set_postfix(self, *args, **kwargs):
-            pass
-
-        def update(self, count):
-            self.n += count
-
-    bar = ProgressBar()
-    bar.bar = WidgetBar()
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)  # as if in a notebook
     losses = dict.fromkeys(("content", "style", "tv", "total"), 1.0)
-    bar(Event(step=10, steps=1000, losses=losses, elapsed=1.0, time_left=2.0))
-    assert (bar.bar.n, bar.bar.total, bar.bar.container.children[1].max) == (10, 30, 30)
+    with ProgressBar() as bar:
+        bar(Event(step=10, steps=1000, losses=losses, elapsed=1.0, time_left=2.0))
+        bar.bar.refresh()
+        widget = bar.bar.container.children[1]  # the ipywidgets progress bar itself
+        assert isinstance(bar.bar, tqdm.notebook.tqdm)
+        assert (bar.bar.n, bar.bar.total, widget.max, widget.value) == (10, 30, 30, 10)

@@ -139,9 +139,9 @@ def test_level_style_targets_match_the_whole_style_image(tiny_extractor):
         np.testing.assert_allclose(capped[name], gram, rtol=1e-5, atol=1e-6)
 
 
-def limit_for_tiles() -> float:
-    """GiB that fit a 48 px tile but not the 96 px image."""
-    settings = small_settings()
+def limit_for_tiles(**changes) -> float:
+    """GiB that fit a 48 px tile but not the 96 px image (of `small_settings(**changes)`)."""
+    settings = small_settings(**changes)
     limit = estimate_memory(settings, 48, 48) / GIB + 1e-3
     assert estimate_memory(settings, 96, 72) / GIB > limit
     return limit
@@ -204,13 +204,23 @@ def test_ctrl_c_in_a_tile_keeps_the_canvas_so_far(tiny_extractor, tiled_run):
     np.testing.assert_array_equal(kept, finished)
 
 
-def test_a_mask_with_a_tiled_run_is_refused():
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_masked_tiled_run_keeps_the_photo_where_the_mask_is_black(tiny_extractor, optimizer):
     from nst_helpers.optimize import stylize
 
-    with pytest.raises(NSTError, match="a mask can't be combined with a tiled run"):
-        stylize(
-            texture(), texture(), small_settings(memory_limit=limit_for_tiles()), mask=texture()
-        )
+    mask = Image.new("L", (96, 72), 0)
+    mask.paste(255, (56, 0, 96, 72))  # style on the right only: the left tiles are all black
+    limit = limit_for_tiles(optimizer=optimizer)
+    settings = small_settings(memory_limit=limit, style_weight=100.0, optimizer=optimizer)
+    result = stylize(texture(), gradient_image(128, 128, seed=1), settings, mask=mask,
+                     extractor=tiny_extractor)  # fmt: skip
+    assert [lv["tiles"] for lv in result.recipe["options"]["tile_plan"]["levels"]] == [0, 6]
+    assert result.recipe["options"]["mask"]["size"] == [96, 72]  # a rerun finds the mask
+    assert result.stopped == "finished"
+    change = np.abs(np.asarray(result.best_image, float) - np.asarray(texture(), float))
+    assert change[:, :48].max() <= 1  # black in the mask (the soft edge aside): the photo
+    assert change[:, 64:].mean() > 5  # white: stylized
 
 
 @pytest.mark.parametrize(
