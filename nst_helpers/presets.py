@@ -11,7 +11,9 @@ keeps at least as much of the photo, as the plain tutorial loop's after 1000 ste
   on rocket x brush in none of 3 runs within 179 s, at 12 in all 3 (and on every other pair:
   benchmarks/TTQ_TUNING_NOISE.md, the median of 3 runs per pair). Measured and left out: style
   weight 11 (1 of 3 on rocket x brush), 15 and 30 (more stylized sooner, but on astronaut x
-  mosaic they keep less of the photo than the target), coarse-to-fine levels (no faster).
+  mosaic they keep less of the photo than the target), coarse-to-fine levels (no faster), a
+  stronger pyramid, less total variation and an unsquared style loss (single runs on astronaut
+  x mosaic: none moved the trade-off past the target; README, *Speed*).
 """
 
 from __future__ import annotations
