@@ -2,7 +2,7 @@
 
 Ray does the placement, the retries and the transport; there is no scheduler of our own. Each
 worker is a Ray actor that builds the feature extractor once and then runs jobs: `refine` (a
-tile, `tiled_run.refine_tile`) or `stylize` (an image of a folder, `folder.stylize_job`), the
+tile, `tile_jobs.refine_tile`) or `stylize` (an image of a folder, `folder.stylize_job`), the
 same functions that run in-process without Ray. An actor whose process dies is restarted by Ray
 (`max_restarts`) and its unfinished job run again (`max_task_retries`), so nothing is lost.
 
@@ -49,8 +49,8 @@ class Worker:
         return os.getpid()
 
     def refine(self, job):
-        """Refines one tile (see `tiled_run.refine_tile`)."""
-        from nst_helpers.tiled_run import refine_tile
+        """Refines one tile (see `tile_jobs.refine_tile`)."""
+        from nst_helpers.tile_jobs import refine_tile
 
         return refine_tile(self.extractor, self.settings, job)
 

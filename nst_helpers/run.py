@@ -225,8 +225,11 @@ class Run:
             if self.level == len(self.level_steps) - 1:
                 self.stopped = "time budget"
             return False
-        limit = self.level_planned if self.settings.time_budget is None else self.settings.steps
-        return self.level_done < limit
+        return self.level_done < self._step_limit()
+
+    def _step_limit(self) -> int:
+        """The most steps of the current level: its plan, or under a time budget `steps`."""
+        return self.level_planned if self.settings.time_budget is None else self.settings.steps
 
     def record(self, losses: dict, image_before: Callable[[], np.ndarray], current) -> None:
         """Books one evaluated step and emits its event; raises Stop on a non-finite loss.

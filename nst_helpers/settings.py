@@ -79,7 +79,8 @@ class Settings:
             not yet measured); or "auto" (`model.resolve_precision`: bfloat16 where the CPU has
             it, else float32). Gram matrices and losses stay float32.
         time_budget: Seconds for the whole run; levels then run until their share of the time
-            is spent, and `steps` is only an upper bound.
+            is spent, and `steps` is only an upper bound (a tiled run: each level and tile its
+            share, and at most its planned steps).
         style_blend: With several style images, the weight of each in the mix of their Gram
             matrices (normalized to sum to 1; default: equal).
         pooling: "max" (as trained) or "avg" (Gatys et al.: smoother, rescaled to keep the

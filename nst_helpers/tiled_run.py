@@ -1,5 +1,6 @@
 """The tiled run: the whole image at the plan's base size, then each larger level refined tile by
-tile from the upsampled canvas (the plan and the blending are `nst_helpers.tiles`).
+tile from the upsampled canvas (the plan and the blending are `nst_helpers.tiles`, one tile's
+work `nst_helpers.tile_jobs`).
 
 Every tile of a level aims at the same style: the style image's Gram matrices are computed once
 per level, from the style image at that level's size (so brush strokes keep their size relative
@@ -15,129 +16,29 @@ through the library's loop (`optimize.optimize_image`) with step-by-step events.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
 from nst_helpers import color
 from nst_helpers import images as imgs
-from nst_helpers import losses as L
 from nst_helpers.errors import NSTError
 from nst_helpers.memory import peak_memory
 from nst_helpers.run import Event, NonFiniteLossError, Result, Run
 from nst_helpers.settings import LOSS_NAMES, Settings
-from nst_helpers.tiles import Tile, TilePlan, chunk_edges, tile_weights
-
-
-@dataclass
-class TileJob:
-    """One tile to refine: its unit index in the plan, its box, start and content pixels
-    ((h, w, 3) float32 in [0, 1]), the level's style targets ({layer: (1, C, C)}) and the
-    mask's tile ((h, w, 1) in [0, 1]; None: style everywhere)."""
-
-    unit: int
-    tile: Tile
-    start: np.ndarray
-    content: np.ndarray
-    style_targets: dict
-    mask: np.ndarray | None = None
-
-
-@dataclass
-class TileOutcome:
-    """A refined tile: its best pixels, losses, and (when run remotely) its history."""
-
-    unit: int
-    best: np.ndarray
-    best_losses: dict
-    history: dict | None
-    stopped: str
-    error: str | None
-
-
-def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> dict:
-    """The style Gram targets of a level whose long side is `dim`, in chunks of `tile_size`:
-    the style image at `dim * style_scale`, but no larger than it is.
-
-    The Gram matrix is an average over positions, so the whole image's is the mean of its
-    chunks' weighted by their positions (up to the network's padding at chunk edges).
-    """
-    import tensorflow as tf
-
-    blend = settings.blend_weights(len(style_imgs))
-    targets: dict = {}
-    for weight, style in zip(blend, style_imgs, strict=True):
-        # Departure from "the style at the level's size": never beyond the style image's own
-        # size. Enlarged, it has no texture at the finest scale and could only teach blur; at
-        # its own size its strokes come out finer than at the base, as a print should show.
-        style_dim = min(max(1, round(dim * settings.style_scale)), max(style.size))
-        array = np.asarray(imgs.resize_image(style, style_dim), dtype=np.float32) / 255.0
-        sums: dict = {}
-        counts: dict = {}
-        rows = chunk_edges(array.shape[0], settings.tile_size)
-        cols = chunk_edges(array.shape[1], settings.tile_size)
-        for top, bottom in zip(rows[:-1], rows[1:], strict=True):
-            for left, right in zip(cols[:-1], cols[1:], strict=True):
-                _, features = extractor(tf.constant(array[None, top:bottom, left:right]))
-                for name, value in features.items():
-                    positions = float(value.shape[1] * value.shape[2])
-                    sums[name] = sums.get(name, 0.0) + positions * L.gram_matrix(value)
-                    counts[name] = counts.get(name, 0.0) + positions
-        for name in sums:
-            targets[name] = targets.get(name, 0.0) + weight * sums[name] / counts[name]
-    return {name: np.asarray(value) for name, value in targets.items()}
-
-
-def refine_tile(extractor, settings: Settings, job: TileJob, run: Run | None = None) -> TileOutcome:
-    """Runs `tile_steps` steps of the library's loop on one tile; returns its best pixels.
-
-    With `run` (in-process) the steps go into that run's history and events; without it (on a
-    worker) the tile keeps its own history and returns it.
-    """
-    import tensorflow as tf
-
-    from nst_helpers.objective import compute_losses, layer_masks
-    from nst_helpers.optimize import optimize_image
-
-    remote = run is None
-    if remote:
-        run = Run(settings, [], time.perf_counter())
-    content = tf.constant(job.content[None])
-    content_targets, _ = extractor(content)
-    style_targets = {name: tf.constant(value) for name, value in job.style_targets.items()}
-    masks, keep = None, None
-    if job.mask is not None:  # as in a whole-image run: masked Grams, the photo kept outside
-        pixel_mask = tf.constant(job.mask[None])
-        masks, keep = layer_masks(pixel_mask, extractor), (pixel_mask, content)
-
-    def loss_fn(image):
-        return compute_losses(
-            extractor, image, content_targets, style_targets, settings, masks, per_item=True
-        )
-
-    run.begin_level(
-        0 if remote else job.unit, max(job.tile.width, job.tile.height), settings.tile_steps
-    )
-    final = optimize_image(run, loss_fn, tf.constant(job.start[None]), keep)
-    run.end_level()
-    best = run.level_best if run.level_best is not None else np.asarray(final)
-    return TileOutcome(
-        job.unit,
-        np.asarray(best[0], dtype=np.float32),
-        dict(run.best_losses[0]),
-        run.history[0] if remote else None,
-        run.stopped,
-        run.error,
-    )
+from nst_helpers.tile_jobs import TileJob, TileOutcome, level_style_targets, refine_tile
+from nst_helpers.tiles import Tile, TilePlan, tile_weights
 
 
 class TileRun(Run):
     """A `Run` over a whole plan: each whole-image level and each tile is one of its levels.
 
     Events count steps over the whole plan; their `level` is the plan's level, and their image
-    is the canvas so far with the current tile in place.
+    is the canvas so far with the current tile in place. Under a time budget each unit (a
+    whole-image level or a tile) gets the share of the time left that its steps x pixels are of
+    the plan's still to run, and takes at most its planned steps.
     """
 
     def __init__(self, settings: Settings, callbacks: list, started: float, plan: TilePlan):
@@ -148,9 +49,24 @@ class TileRun(Run):
         self.total_steps = sum(self.level_steps)
         self.canvas: np.ndarray | None = None  # (H, W, 3) of the level being refined
         self.unit_losses: dict[int, dict] = {}
+        self.costs = [  # steps x pixels of each unit, what its share of a time budget goes by
+            steps * (tile.width * tile.height if tile else math.prod(plan.levels[index].size))
+            for steps, (index, tile) in zip(plan.steps, self.units, strict=True)
+        ]
 
-    def _deadline(self, level: int) -> float:
-        return float("inf")  # time budgets are refused for tiled runs
+    def seconds_for(self, first: int, last: int) -> float:
+        """Under a time budget, the share of the time left for units first..last (inclusive)."""
+        left = self.started + self.settings.time_budget - time.perf_counter()
+        share = sum(self.costs[first : last + 1]) / sum(self.costs[first:])
+        return share * max(0.0, left)
+
+    def _deadline(self, level: int) -> float:  # `level` is the unit here
+        if self.settings.time_budget is None:
+            return math.inf
+        return time.perf_counter() + self.seconds_for(level, level)
+
+    def _step_limit(self) -> int:
+        return self.level_planned  # a budget only ends a unit sooner
 
     def _emit(self, values: dict, current: Callable) -> None:
         if not self.callbacks:
@@ -158,8 +74,11 @@ class TileRun(Run):
         done, every = self.done, self.settings.preview_every
         preview = done == self.total_steps or bool(every and done % every == 0)
         image = self._preview(current) if preview else None
-        elapsed = time.perf_counter() - self.loop_start
-        event = Event(done, self.total_steps, values, elapsed, image, self.units[self.level][0])
+        now = time.perf_counter()
+        budget = self.settings.time_budget
+        left = None if budget is None else self.started + budget - now
+        level = self.units[self.level][0]
+        event = Event(done, self.total_steps, values, now - self.loop_start, image, level, left)
         for callback in self.callbacks:
             callback(event)
 
@@ -180,6 +99,8 @@ class TileRun(Run):
         self.levels.append({"max_dim": self.settings.tile_size, "steps": self.level_done})
         if outcome.error:
             self.stopped, self.error = outcome.stopped, outcome.error
+        elif outcome.stopped == "time budget" and outcome.unit == len(self.units) - 1:
+            self.stopped = "time budget"  # the last tile was cut short, as a last level is
         if self.history[0]["total"]:
             last = {name: self.history[0][name][-1] for name in LOSS_NAMES}
             self._emit(last, lambda: outcome.best[None])
@@ -215,10 +136,6 @@ def stylize_tiled(
     from nst_helpers.recipe import describe_input, make_recipe
 
     started = time.perf_counter()
-    if settings.time_budget is not None:
-        raise NSTError(
-            "time_budget can't be combined with a tiled run yet: use steps and tile_steps."
-        )
     if settings.level_steps is not None:  # they name the untiled run's levels, not the plan's
         raise NSTError(
             "level_steps can't be combined with a tiled run yet (its plan has levels of its "
@@ -309,6 +226,11 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
                 if run.stopped != "finished":
                     break
         else:
+            if settings.time_budget is not None:  # the level's share, in rounds of the workers
+                rounds = math.ceil(len(jobs) / len(pool.actors))
+                seconds = run.seconds_for(first, first + len(jobs) - 1) / rounds
+                for job in jobs:
+                    job.seconds = seconds
             pool.map("refine", jobs, lambda outcome: (run.merge(outcome), land(outcome)))
     except KeyboardInterrupt:  # from a Ray wait: keep the tiles that came back
         run.stopped = "interrupted"

@@ -133,6 +133,19 @@ def test_ray_tiled_run_matches_in_process(ray):
     assert len(remote.history["total"]) == len(local.history["total"])
 
 
+def test_ray_tiles_under_a_budget_get_their_share_of_it(ray):
+    from test_tiles import limit_for_tiles, small_settings, texture
+
+    from nst_helpers.optimize import stylize
+
+    settings = small_settings(memory_limit=limit_for_tiles(), time_budget=1e-6)
+    style = gradient_image(64, 64, seed=1)
+    result = stylize(texture(), style, settings, extractor=build_worker_extractor(settings),
+                     ray="auto", workers=2)  # fmt: skip
+    assert [lv["steps"] for lv in result.levels] == [1, 6]  # a budget spent: 1 step per tile
+    assert result.stopped == "time budget"
+
+
 def test_workers_count_must_be_positive(ray, tiny_settings):
     with pytest.raises(NSTError, match="workers must be a positive whole number"):
         Workers(tiny_settings, "auto", -1)

@@ -121,7 +121,7 @@ def test_tile_overlap_must_be_less_than_half_the_tile():
 def test_level_style_targets_match_the_whole_style_image(tiny_extractor):
     from nst_helpers.images import image_to_tensor, resize_image
     from nst_helpers.objective import make_targets
-    from nst_helpers.tiled_run import level_style_targets
+    from nst_helpers.tile_jobs import level_style_targets
 
     style = gradient_image(128, 128, seed=1)
     content = image_to_tensor(gradient_image(40, 40))
@@ -223,21 +223,51 @@ def test_a_masked_tiled_run_keeps_the_photo_where_the_mask_is_black(tiny_extract
     assert change[:, 64:].mean() > 5  # white: stylized
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"time_budget": 5.0}, "time_budget can't be combined with a tiled run yet: use steps"),
-        ({"start_dim": 48, "level_steps": (10, 20, 30)},
-         r"level_steps can't be combined with a tiled run yet \(its plan has levels of its own\)"
-         ": use steps for the whole-image levels and tile_steps for each tile"),
-    ],
-)  # fmt: skip
-def test_options_a_tiled_run_would_ignore_are_refused(changes, message):
+def test_level_steps_are_refused_for_a_tiled_run():
     from nst_helpers.optimize import stylize
 
-    settings = small_settings(memory_limit=limit_for_tiles(), **changes)
-    with pytest.raises(NSTError, match=message):
+    settings = small_settings(memory_limit=limit_for_tiles(), start_dim=48, level_steps=(5, 5, 5))
+    with pytest.raises(
+        NSTError,
+        match=r"level_steps can't be combined with a tiled run yet \(its plan has levels of its "
+        r"own\): use steps for the whole-image levels and tile_steps for each tile",
+    ):
         stylize(texture(), texture(), settings)
+
+
+def test_a_tiled_run_under_a_budget_spent_at_once_gives_every_unit_one_step(tiny_extractor):
+    from nst_helpers.optimize import stylize
+
+    events = []
+    settings = small_settings(memory_limit=limit_for_tiles(), time_budget=1e-6)
+    result = stylize(texture(), gradient_image(128, 128, seed=1), settings,
+                     extractor=tiny_extractor, callbacks=[events.append])  # fmt: skip
+    assert result.stopped == "time budget"
+    assert [lv["steps"] for lv in result.levels] == [1, 6]  # the base, then 6 tiles, 1 step each
+    assert [e.step for e in events] == list(range(1, 8))
+    assert all(e.time_left is not None and e.eta >= 0 for e in events)
+    assert result.best_image.size == (96, 72)
+
+
+@pytest.mark.slow
+def test_a_tiled_run_ends_on_time_and_a_generous_budget_runs_the_plan(tiny_extractor):
+    import time
+
+    from nst_helpers.optimize import stylize
+
+    style = gradient_image(128, 128, seed=1)
+    limit = limit_for_tiles()
+    endless = small_settings(memory_limit=limit, steps=10**5, tile_steps=10**5, time_budget=12.0)
+    start = time.perf_counter()
+    cut = stylize(texture(), style, endless, extractor=tiny_extractor)
+    assert time.perf_counter() - start < 12.0 + 3.0  # a step per unit and the bookkeeping over
+    assert cut.stopped == "time budget"
+    assert [lv["tiles"] for lv in cut.recipe["options"]["tile_plan"]["levels"]] == [0, 6]
+    steps = [lv["steps"] for lv in cut.levels]
+    assert len(steps) == 2 and steps[0] > 1 and steps[1] > 6  # each unit ran on in its share
+    planned = stylize(texture(), style, small_settings(memory_limit=limit, time_budget=600.0),
+                      extractor=tiny_extractor)  # fmt: skip
+    assert planned.stopped == "finished" and planned.steps_done == 30 + 6 * 30  # the plan, no more
 
 
 def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
