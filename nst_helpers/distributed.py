@@ -108,28 +108,45 @@ class Workers:
     """
 
     def __init__(self, settings: Settings, address: str, count: int | None = None, cpus=None):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 1
+        ):
+            raise NSTError(f"workers must be a positive whole number, got {count!r}.")
         self.actors: list = []
         self.started_ray = not _ray_is_connected()
         ray = connect(address)
-        total = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        count = count or total
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            self.close()
-            raise NSTError(f"workers must be a positive whole number, got {count!r}.")
-        cpus = cpus or max(1, total // count)
-        remote = ray.remote(num_cpus=cpus, max_restarts=RETRIES, max_task_retries=RETRIES)
-        self.actors = [remote(Worker).remote(settings, cpus) for _ in range(count)]
+        try:
+            total = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            count = count or total
+            cpus = cpus or max(1, total // count)
+            remote = ray.remote(num_cpus=cpus, max_restarts=RETRIES, max_task_retries=RETRIES)
+            self.actors = [remote(Worker).remote(settings, cpus) for _ in range(count)]
+        except BaseException:
+            self.close()  # stop what was started, the Ray too if it was ours
+            raise
 
-    def map(self, method: str, jobs: Sequence, on_result: Callable | None = None) -> list:
+    def map(
+        self,
+        method: str,
+        jobs: Sequence,
+        on_result: Callable | None = None,
+        on_submit: Callable | None = None,
+    ) -> list:
         """Runs `method` ("refine" or "stylize") on every job; results in the jobs' order.
 
-        `on_result` is called with each result as it arrives (in order).
+        `on_result` is called with each result as it arrives (in order); `on_submit` with each
+        job just before it goes to a worker (when one is free), e.g. to give it a time share.
         """
         from ray.util import ActorPool
 
+        def submit(actor, job):
+            if on_submit is not None:
+                on_submit(job)
+            return getattr(actor, method).remote(job)
+
         pool = ActorPool(self.actors)
         results = []
-        for result in pool.map(lambda actor, job: getattr(actor, method).remote(job), jobs):
+        for result in pool.map(submit, jobs):
             if on_result is not None:
                 on_result(result)
             results.append(result)

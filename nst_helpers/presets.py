@@ -13,7 +13,7 @@ keeps at least as much of the photo, as the plain tutorial loop's after 1000 ste
   weight 11 (1 of 3 on rocket x brush), 15 and 30 (more stylized sooner, but on astronaut x
   mosaic they keep less of the photo than the target), coarse-to-fine levels (no faster), a
   stronger pyramid, less total variation and an unsquared style loss (single runs on astronaut
-  x mosaic: none moved the trade-off past the target; README, *Speed*).
+  x mosaic: none clearly moved the trade-off past the target; README, *Speed*).
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ class Event:
     Attributes:
         step: Steps done so far, over all levels (1 .. steps).
         steps: Steps planned over all levels; with a time budget, the most the run may take
-            (each level up to `Settings.steps`), as it ends when the budget does (see
-            `expected_steps`).
+            (each level up to `Settings.steps`; a tiled run: its plan's steps), as it ends
+            when the budget does (see `expected_steps`).
         losses: {"content", "style", "tv", "total"} of the image this step evaluated (of the
             first image, in a sweep).
         elapsed: Seconds since the optimization started.

@@ -80,7 +80,7 @@ def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> 
 
 
 def refine_tile(extractor, settings: Settings, job: TileJob, run: Run | None = None) -> TileOutcome:
-    """Runs `tile_steps` steps of the library's loop on one tile; returns its best pixels.
+    """Runs at most `tile_steps` steps of the library's loop on one tile; its best pixels.
 
     With `run` (in-process) the steps go into that run's history and events; without it (on a
     worker) the tile keeps its own history and returns it.
@@ -113,7 +113,8 @@ def refine_tile(extractor, settings: Settings, job: TileJob, run: Run | None = N
         run.level_deadline = time.perf_counter() + job.seconds
     final = optimize_image(run, loss_fn, tf.constant(job.start[None]), keep)
     run.end_level()
-    if remote and run.stopped == "finished" and run.level_done < settings.tile_steps:
+    cut = job.seconds is not None and time.perf_counter() >= run.level_deadline
+    if remote and run.stopped == "finished" and run.level_done < settings.tile_steps and cut:
         run.stopped = "time budget"  # cut short by its share of the budget
     best = run.level_best if run.level_best is not None else np.asarray(final)
     return TileOutcome(

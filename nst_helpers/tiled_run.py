@@ -38,27 +38,39 @@ class TileRun(Run):
     Events count steps over the whole plan; their `level` is the plan's level, and their image
     is the canvas so far with the current tile in place. Under a time budget each unit (a
     whole-image level or a tile) gets the share of the time left that its steps x pixels are of
-    the plan's still to run, and takes at most its planned steps.
+    the plan's still to run, and takes at most its planned steps; once the budget is spent, no
+    unit starts. Tiles in `skipped` (all black in the mask) do not run at all.
     """
 
-    def __init__(self, settings: Settings, callbacks: list, started: float, plan: TilePlan):
+    def __init__(self, settings: Settings, callbacks: list, started: float, plan: TilePlan,
+                 skipped: frozenset[int] = frozenset()):  # fmt: skip
         super().__init__(settings, callbacks, started)
         self.plan = plan
         self.units = plan.units()
+        self.skipped = skipped
         self.level_steps = list(plan.steps)
-        self.total_steps = sum(self.level_steps)
+        self.total_steps = sum(n for u, n in enumerate(plan.steps) if u not in skipped)
         self.canvas: np.ndarray | None = None  # (H, W, 3) of the level being refined
         self.unit_losses: dict[int, dict] = {}
         self.costs = [  # steps x pixels of each unit, what its share of a time budget goes by
-            steps * (tile.width * tile.height if tile else math.prod(plan.levels[index].size))
-            for steps, (index, tile) in zip(plan.steps, self.units, strict=True)
+            0 if unit in skipped else steps * math.prod(_unit_size(plan, index, tile))
+            for unit, (steps, (index, tile)) in enumerate(zip(plan.steps, self.units, strict=True))
         ]
 
     def seconds_for(self, first: int, last: int) -> float:
         """Under a time budget, the share of the time left for units first..last (inclusive)."""
         left = self.started + self.settings.time_budget - time.perf_counter()
-        share = sum(self.costs[first : last + 1]) / sum(self.costs[first:])
-        return share * max(0.0, left)
+        still = sum(self.costs[first:])
+        return sum(self.costs[first : last + 1]) / still * max(0.0, left) if still else 0.0
+
+    def budget_spent(self) -> bool:
+        """Whether a time budget is set and spent (then no further unit starts)."""
+        budget = self.settings.time_budget
+        return budget is not None and time.perf_counter() >= self.started + budget
+
+    def end_level(self) -> None:
+        super().end_level()
+        self.levels[-1]["unit"] = self.level
 
     def _deadline(self, level: int) -> float:  # `level` is the unit here
         if self.settings.time_budget is None:
@@ -96,11 +108,11 @@ class TileRun(Run):
         for name in LOSS_NAMES:
             self.history[0][name].extend(outcome.history[name])
         self.level, self.level_done = outcome.unit, len(outcome.history["total"])
-        self.levels.append({"max_dim": self.settings.tile_size, "steps": self.level_done})
-        if outcome.error:
+        self.levels.append(
+            {"max_dim": self.settings.tile_size, "steps": self.level_done, "unit": outcome.unit}
+        )
+        if outcome.error and self.stopped == "finished":
             self.stopped, self.error = outcome.stopped, outcome.error
-        elif outcome.stopped == "time budget" and outcome.unit == len(self.units) - 1:
-            self.stopped = "time budget"  # the last tile was cut short, as a last level is
         if self.history[0]["total"]:
             last = {name: self.history[0][name][-1] for name in LOSS_NAMES}
             self._emit(last, lambda: outcome.best[None])
@@ -149,13 +161,14 @@ def stylize_tiled(
         extra["mask"] = describe_input(mask, "mask")
     recipe = make_recipe(settings, content, styles, extra)
     mask_img = None if mask is None else imgs.as_image(mask, "mask")
+    level_masks = {} if mask_img is None else _level_masks(plan, mask_img)
     if settings.preserve_colors == "histogram":
         style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
     extractor = matching_extractor(extractor, settings)
     base_dim = [lv.max_dim for lv in plan.levels if not lv.tiles][-1]
     base = settings.replace(max_dim=base_dim, level_steps=None)
     check_level_sizes(extractor, base, content_img, style_imgs)
-    run = TileRun(settings, list(callbacks), started, plan)
+    run = TileRun(settings, list(callbacks), started, plan, _black_tiles(plan, level_masks))
     weights = [[settings.content_weight, settings.style_weight, settings.tv_weight]]
     image = None
     whole = [i for i, lv in enumerate(plan.levels) if not lv.tiles]
@@ -168,29 +181,55 @@ def stylize_tiled(
             break
     canvas = np.asarray(run.level_best if run.level_best is not None else image)[0]
     pool = None
+    to_run = len(run.units) - len(whole) - len(run.skipped)
     try:
-        if ray is not None and run.stopped == "finished":
+        if ray is not None and run.stopped == "finished" and to_run and not run.budget_spent():
             from nst_helpers.distributed import Workers
 
             pool = Workers(settings, ray, workers)
         for index in range(len(whole), len(plan.levels)):
-            if run.stopped != "finished":
+            if run.stopped != "finished" or run.budget_spent():
                 break
             canvas = _refine_level(
-                run, extractor, (content_img, style_imgs, mask_img), index, canvas, pool
-            )
+                run, extractor, (content_img, style_imgs, level_masks.get(index)), index,
+                canvas, pool,
+            )  # fmt: skip
     finally:
         if pool is not None:
             pool.close()
+    if run.stopped == "finished" and run.done < run.total_steps and run.budget_spent():
+        run.stopped = "time budget"  # units were cut short or never started
     return _result(run, canvas, content_img, settings, recipe)
+
+
+def _level_masks(plan: TilePlan, mask_img) -> dict[int, np.ndarray]:
+    """The mask at each tiled level's size, (H, W, 1) in [0, 1], {level index: mask}."""
+    from nst_helpers.objective import load_mask
+
+    return {
+        index: np.asarray(load_mask(mask_img, level.size))[0]
+        for index, level in enumerate(plan.levels)
+        if level.tiles
+    }
+
+
+def _black_tiles(plan: TilePlan, level_masks: dict) -> frozenset[int]:
+    """The units of tiles whose part of the mask is black (below 1/255): they stay the photo."""
+    black = set()
+    for unit, (index, tile) in enumerate(plan.units()):
+        if index in level_masks and level_masks[index][_box(tile)].max() < 1 / 255:
+            black.add(unit)
+    return frozenset(black)
+
+
+def _unit_size(plan: TilePlan, index: int, tile: Tile | None) -> tuple[int, int]:
+    return (tile.width, tile.height) if tile else plan.levels[index].size
 
 
 def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
     """One tiled level: upsample the canvas, refine every tile, blend them back. `inputs` are
-    the (content, styles, mask or None) images."""
-    from nst_helpers.objective import load_mask
-
-    content_img, style_imgs, mask_img = inputs
+    the content and style images and the level's mask ((H, W, 1) or None)."""
+    content_img, style_imgs, mask = inputs
     plan, settings = run.plan, run.settings
     level = plan.levels[index]
     width, height = level.size
@@ -201,7 +240,6 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
         start += content - _upsample(_upsample(content, previous[::-1]), (height, width))
     start = np.clip(start, 0.0, 1.0)
     style_targets = level_style_targets(extractor, style_imgs, settings, level.max_dim)
-    mask = None if mask_img is None else np.asarray(load_mask(mask_img, (width, height)))[0]
     first = sum(len(lv.tiles) or 1 for lv in plan.levels[:index])
     jobs = []
     for i, t in enumerate(level.tiles):
@@ -216,26 +254,46 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
         i = outcome.unit - first
         box = _box(level.tiles[i])
         result[box] += blend[i][..., None] * (outcome.best - jobs[i].start)
-        run.unit_losses[outcome.unit] = outcome.best_losses
+        if outcome.best_losses is not None:
+            run.unit_losses[outcome.unit] = outcome.best_losses
 
+    for job in jobs:  # a tile black in the mask is the photo's tile, without a step
+        if job.unit in run.skipped:
+            land(TileOutcome(job.unit, job.content, None, None, "finished", None))
+    jobs_to_run = [job for job in jobs if job.unit not in run.skipped]
     try:
         if pool is None:
             _quiet_retracing()
-            for job in jobs:
+            for job in jobs_to_run:
+                if run.budget_spent():
+                    break
                 land(refine_tile(extractor, settings, job, run))
                 if run.stopped != "finished":
                     break
-        else:
-            if settings.time_budget is not None:  # the level's share, in rounds of the workers
-                rounds = math.ceil(len(jobs) / len(pool.actors))
-                seconds = run.seconds_for(first, first + len(jobs) - 1) / rounds
-                for job in jobs:
-                    job.seconds = seconds
-            pool.map("refine", jobs, lambda outcome: (run.merge(outcome), land(outcome)))
+        elif jobs_to_run:
+            give = _budget_shares(run, jobs_to_run, len(pool.actors))
+            pool.map("refine", jobs_to_run, lambda outcome: (run.merge(outcome), land(outcome)),
+                     on_submit=give)  # fmt: skip
     except KeyboardInterrupt:  # from a Ray wait: keep the tiles that came back
         run.stopped = "interrupted"
     np.clip(result, 0.0, 1.0, out=result)
     return result
+
+
+def _budget_shares(run: TileRun, jobs: list[TileJob], workers: int) -> Callable | None:
+    """Under a time budget, what gives each Ray job its seconds as it goes to a worker: the
+    level's time still left divided by the rounds of `workers` still to come."""
+    if run.settings.time_budget is None:
+        return None
+    level_end = time.perf_counter() + run.seconds_for(jobs[0].unit, jobs[-1].unit)
+    sent = []
+
+    def give(job: TileJob) -> None:
+        rounds = math.ceil((len(jobs) - len(sent)) / workers)
+        job.seconds = max(0.0, level_end - time.perf_counter()) / rounds
+        sent.append(job.unit)
+
+    return give
 
 
 class _NoRetracingWarning(logging.Filter):
@@ -305,8 +363,8 @@ def _result(run: TileRun, canvas, content_img, settings: Settings, recipe: dict)
 def _level_summaries(run: TileRun) -> list[dict]:
     """One {"max_dim", "size", "tiles", "steps", "seconds"} per plan level that ran."""
     summaries = []
-    for unit, booked in enumerate(run.levels):
-        index = run.units[unit][0]
+    for booked in run.levels:
+        index = run.units[booked["unit"]][0]
         if not summaries or summaries[-1]["index"] != index:
             level = run.plan.levels[index]
             summaries.append({"index": index, "max_dim": level.max_dim, "size": list(level.size),

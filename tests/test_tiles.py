@@ -218,9 +218,24 @@ def test_a_masked_tiled_run_keeps_the_photo_where_the_mask_is_black(tiny_extract
     assert [lv["tiles"] for lv in result.recipe["options"]["tile_plan"]["levels"]] == [0, 6]
     assert result.recipe["options"]["mask"]["size"] == [96, 72]  # a rerun finds the mask
     assert result.stopped == "finished"
+    steps = [lv["steps"] for lv in result.levels]
+    assert steps[1] <= 4 * 30 and (optimizer == "lbfgs" or steps == [30, 120])  # 2 tiles skipped
     change = np.abs(np.asarray(result.best_image, float) - np.asarray(texture(), float))
     assert change[:, :48].max() <= 1  # black in the mask (the soft edge aside): the photo
     assert change[:, 64:].mean() > 5  # white: stylized
+
+
+def test_a_tile_that_ends_early_on_a_worker_without_a_budget_is_finished(tiny_extractor):
+    from nst_helpers.tile_jobs import TileJob, level_style_targets, refine_tile
+    from nst_helpers.tiles import Tile
+
+    settings = small_settings(optimizer="lbfgs", tile_steps=10)
+    pixels = np.asarray(texture(48, 48), np.float32) / 255
+    black = np.zeros((48, 48, 1), np.float32)  # zero gradient: L-BFGS ends on its own
+    style = level_style_targets(tiny_extractor, [gradient_image(64, 64, seed=1)], settings, 48)
+    job = TileJob(1, Tile(0, 0, 48, 48), pixels, pixels, style, black)
+    outcome = refine_tile(tiny_extractor, settings, job)  # as a worker runs it: no Run given
+    assert len(outcome.history["total"]) < 10 and outcome.stopped == "finished"
 
 
 def test_level_steps_are_refused_for_a_tiled_run():
@@ -235,7 +250,7 @@ def test_level_steps_are_refused_for_a_tiled_run():
         stylize(texture(), texture(), settings)
 
 
-def test_a_tiled_run_under_a_budget_spent_at_once_gives_every_unit_one_step(tiny_extractor):
+def test_a_tiled_run_whose_budget_is_spent_starts_no_further_unit(tiny_extractor):
     from nst_helpers.optimize import stylize
 
     events = []
@@ -243,10 +258,9 @@ def test_a_tiled_run_under_a_budget_spent_at_once_gives_every_unit_one_step(tiny
     result = stylize(texture(), gradient_image(128, 128, seed=1), settings,
                      extractor=tiny_extractor, callbacks=[events.append])  # fmt: skip
     assert result.stopped == "time budget"
-    assert [lv["steps"] for lv in result.levels] == [1, 6]  # the base, then 6 tiles, 1 step each
-    assert [e.step for e in events] == list(range(1, 8))
-    assert all(e.time_left is not None and e.eta >= 0 for e in events)
-    assert result.best_image.size == (96, 72)
+    assert [lv["steps"] for lv in result.levels] == [1]  # the base's one step; no tile starts
+    assert [e.step for e in events] == [1] and events[0].time_left <= 0 and events[0].eta >= 0
+    assert result.best_image.size == (96, 72)  # the base, upsampled
 
 
 @pytest.mark.slow
