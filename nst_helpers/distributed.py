@@ -81,6 +81,13 @@ def connect(address: str):
     return ray
 
 
+def check_workers(count) -> None:
+    """Raises the NSTError for a worker count that is neither None (one per CPU) nor a positive
+    whole number; runs call it before any work, so a bad --workers fails at once."""
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise NSTError(f"workers must be a positive whole number, got {count!r}.")
+
+
 def _ray_is_connected() -> bool:
     try:
         import ray
@@ -108,10 +115,7 @@ class Workers:
     """
 
     def __init__(self, settings: Settings, address: str, count: int | None = None, cpus=None):
-        if count is not None and (
-            isinstance(count, bool) or not isinstance(count, int) or count < 1
-        ):
-            raise NSTError(f"workers must be a positive whole number, got {count!r}.")
+        check_workers(count)  # before Ray starts
         self.actors: list = []
         self.started_ray = not _ray_is_connected()
         ray = connect(address)

@@ -16,6 +16,7 @@ import numpy as np
 
 from nst_helpers import color, memory, tiled_run, tiles
 from nst_helpers import images as imgs
+from nst_helpers.distributed import check_workers
 from nst_helpers.errors import NSTError
 from nst_helpers.memory import LBFGS_MEMORY, check_memory
 from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precision
@@ -119,6 +120,7 @@ def stylize(
     settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
+    check_workers(workers)
     plan = tiles.plan_for(content, settings, memory.has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
         return tiled_run.stylize_tiled(content, style, settings, plan, mask=mask,

@@ -238,6 +238,17 @@ def test_a_tile_that_ends_early_on_a_worker_without_a_budget_is_finished(tiny_ex
     assert len(outcome.history["total"]) < 10 and outcome.stopped == "finished"
 
 
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_a_bad_worker_count_is_refused_before_any_work(monkeypatch, workers):
+    import nst_helpers.optimize
+    from nst_helpers.optimize import stylize
+
+    monkeypatch.setattr(nst_helpers.optimize, "optimize_level", None)  # no level may run
+    settings = small_settings(memory_limit=limit_for_tiles())
+    with pytest.raises(NSTError, match=f"workers must be a positive whole number, got {workers}"):
+        stylize(texture(), texture(), settings, ray="auto", workers=workers)
+
+
 def test_level_steps_are_refused_for_a_tiled_run():
     from nst_helpers.optimize import stylize
 
