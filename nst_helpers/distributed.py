@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+from nst_helpers.checks import check_count
 from nst_helpers.errors import NSTError
 from nst_helpers.settings import Settings
 
@@ -81,13 +82,6 @@ def connect(address: str):
     return ray
 
 
-def check_workers(count) -> None:
-    """Raises the NSTError for a worker count that is neither None (one per CPU) nor a positive
-    whole number; runs call it before any work, so a bad --workers fails at once."""
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise NSTError(f"workers must be a positive whole number, got {count!r}.")
-
-
 def _ray_is_connected() -> bool:
     try:
         import ray
@@ -115,7 +109,8 @@ class Workers:
     """
 
     def __init__(self, settings: Settings, address: str, count: int | None = None, cpus=None):
-        check_workers(count)  # before Ray starts
+        if count is not None:  # refused before Ray starts
+            count = check_count(count, "workers")
         self.actors: list = []
         self.started_ray = not _ray_is_connected()
         ray = connect(address)

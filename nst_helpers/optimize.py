@@ -16,7 +16,7 @@ import numpy as np
 
 from nst_helpers import color, memory, tiled_run, tiles
 from nst_helpers import images as imgs
-from nst_helpers.distributed import check_workers
+from nst_helpers.checks import check_count
 from nst_helpers.errors import NSTError
 from nst_helpers.memory import LBFGS_MEMORY, check_memory
 from nst_helpers.model import FeatureExtractor, build_extractor, resolve_precision
@@ -120,7 +120,8 @@ def stylize(
     settings = as_settings(settings)
     if changes:
         settings = settings.replace(**changes)
-    check_workers(workers)
+    if workers is not None:  # a bad --workers fails now, not after a tiled run's base level
+        check_count(workers, "workers")
     plan = tiles.plan_for(content, settings, memory.has_gpu())
     if plan is not None:  # too large for memory whole: coarse to fine, in tiles
         return tiled_run.stylize_tiled(content, style, settings, plan, mask=mask,
