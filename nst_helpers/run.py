@@ -163,6 +163,10 @@ class Run:
         self.history = [{name: [] for name in LOSS_NAMES} for _ in range(batch)]
         self.level_steps = settings.steps_per_level()
         self.total_steps = settings.max_steps()  # under a time budget, `wants_step`'s limit
+        # What a level's share of a time budget goes by: its steps x its side squared.
+        self.costs = [
+            n * size**2 for n, size in zip(self.level_steps, settings.levels(), strict=True)
+        ]
         self.levels: list[dict] = []
         self.stopped = "finished"
         self.error: str | None = None
@@ -189,16 +193,24 @@ class Run:
         self.best_losses = [dict.fromkeys(LOSS_NAMES, math.inf) for _ in range(self.batch)]
         self.level_deadline = self._deadline(level)
 
+    def time_left(self) -> float | None:
+        """Seconds left of the time budget (negative once spent); None without one."""
+        budget = self.settings.time_budget
+        return None if budget is None else self.started + budget - time.perf_counter()
+
+    def seconds_for(self, first: int, last: int) -> float:
+        """Under a time budget, the share of the time left for levels first..last (inclusive):
+        their part of the cost (`costs`) of the levels still to run."""
+        still = sum(self.costs[first:])
+        if not still:
+            return 0.0
+        return sum(self.costs[first : last + 1]) / still * max(0.0, self.time_left())
+
     def _deadline(self, level: int) -> float:
         """When this level must stop under a time budget: its share of the time left."""
-        budget = self.settings.time_budget
-        if budget is None:
+        if self.settings.time_budget is None:
             return math.inf
-        sizes = self.settings.levels()
-        costs = [n * size**2 for n, size in zip(self.level_steps, sizes, strict=True)]
-        share = costs[level] / sum(costs[level:])
-        left = self.started + budget - time.perf_counter()
-        return time.perf_counter() + share * max(0.0, left)
+        return time.perf_counter() + self.seconds_for(level, level)
 
     def use_average(self, average: np.ndarray, losses: dict) -> None:
         """With `ema`, the level's result is the moving average, with its own losses."""
@@ -263,18 +275,25 @@ class Run:
     def _emit(self, values: dict, current: Callable) -> None:
         if not self.callbacks:
             return
-        done = self.done
-        every = self.settings.preview_every
-        last = self.level == len(self.level_steps) - 1 and self.level_done == self.level_planned
-        preview = last or (every and done % every == 0)
-        array = np.asarray(current())[0] if preview else None
-        now = time.perf_counter()
-        budget = self.settings.time_budget
-        left = None if budget is None else self.started + budget - now
-        elapsed = now - self.loop_start
-        event = Event(done, self.total_steps, values, elapsed, array, self.level, left)
+        image = self._preview(current) if self._preview_due() else None
+        elapsed = time.perf_counter() - self.loop_start
+        event = Event(self.done, self.total_steps, values, elapsed, image, self._event_level(),
+                      self.time_left())  # fmt: skip
         for callback in self.callbacks:
             callback(event)
+
+    def _preview_due(self) -> bool:
+        """Whether this step's event carries the image: every `preview_every`, and the last."""
+        every = self.settings.preview_every
+        last = self.level == len(self.level_steps) - 1 and self.level_done == self.level_planned
+        return last or bool(every and self.done % every == 0)
+
+    def _preview(self, current: Callable) -> np.ndarray:
+        """The image an event shows, (H, W, 3)."""
+        return np.asarray(current())[0]
+
+    def _event_level(self) -> int:
+        return self.level
 
     def _non_finite(self, values: dict) -> None:
         self.stopped = "non-finite"

@@ -57,42 +57,24 @@ class TileRun(Run):
             for unit, (steps, (index, tile)) in enumerate(zip(plan.steps, self.units, strict=True))
         ]
 
-    def seconds_for(self, first: int, last: int) -> float:
-        """Under a time budget, the share of the time left for units first..last (inclusive)."""
-        left = self.started + self.settings.time_budget - time.perf_counter()
-        still = sum(self.costs[first:])
-        return sum(self.costs[first : last + 1]) / still * max(0.0, left) if still else 0.0
-
     def budget_spent(self) -> bool:
         """Whether a time budget is set and spent (then no further unit starts)."""
-        budget = self.settings.time_budget
-        return budget is not None and time.perf_counter() >= self.started + budget
+        left = self.time_left()
+        return left is not None and left <= 0
 
     def end_level(self) -> None:
         super().end_level()
         self.levels[-1]["unit"] = self.level
 
-    def _deadline(self, level: int) -> float:  # `level` is the unit here
-        if self.settings.time_budget is None:
-            return math.inf
-        return time.perf_counter() + self.seconds_for(level, level)
-
     def _step_limit(self) -> int:
         return self.level_planned  # a budget only ends a unit sooner
 
-    def _emit(self, values: dict, current: Callable) -> None:
-        if not self.callbacks:
-            return
-        done, every = self.done, self.settings.preview_every
-        preview = done == self.total_steps or bool(every and done % every == 0)
-        image = self._preview(current) if preview else None
-        now = time.perf_counter()
-        budget = self.settings.time_budget
-        left = None if budget is None else self.started + budget - now
-        level = self.units[self.level][0]
-        event = Event(done, self.total_steps, values, now - self.loop_start, image, level, left)
-        for callback in self.callbacks:
-            callback(event)
+    def _preview_due(self) -> bool:
+        every = self.settings.preview_every
+        return self.done == self.total_steps or bool(every and self.done % every == 0)
+
+    def _event_level(self) -> int:
+        return self.units[self.level][0]  # the plan's level of this unit
 
     def _preview(self, current: Callable) -> np.ndarray:
         array = np.asarray(current())[0]
