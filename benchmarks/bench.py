@@ -75,7 +75,7 @@ def plain_tutorial_loop(settings, extractor):
     """
     import tensorflow as tf
 
-    from nst_helpers.optimize import adam_step, make_adam
+    from nst_helpers.core.optimize import adam_step, make_adam
 
     content, targets = pair_targets(extractor, settings)
     image = tf.Variable(content)

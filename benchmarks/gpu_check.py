@@ -89,7 +89,7 @@ def judged(weights: str, max_dim: int, cap: float) -> dict | None:
     if not judge.HED_WEIGHTS.is_file():
         print(f"no judge weights at {judge.HED_WEIGHTS}: time to quality skipped", flush=True)
         return None
-    from nst_helpers.presets import CLI_PRESET
+    from nst_helpers.runs.presets import CLI_PRESET
 
     setting = {**ttq.SETTINGS["full"], "max_dim": max_dim, "cap": cap}
     modes = {f"{CLI_PRESET} preset (the CLI default)": {"preset": CLI_PRESET}}

@@ -73,13 +73,13 @@ class Judge:
         return content[CONTENT_LAYER], grams
 
     def _targets_at(self, content, style, size: tuple[int, int]):
-        from nst_helpers.recipe import pixels_sha256
+        from nst_helpers.files.decoding import pixels_sha256
 
         key = (pixels_sha256(content), pixels_sha256(style), size)
         if key not in self._targets:
             from PIL import Image
 
-            # The library's resize (nst_helpers.images.resize_image), so the photo scores 0.
+            # The library's resize (nst_helpers.files.images.resize_image), so the photo scores 0.
             resized = [img.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
                        for img in (content, style)]  # fmt: skip
             self._targets[key] = (self._features(resized[0])[0], self._features(resized[1])[1])

@@ -80,7 +80,7 @@ def save(data: dict, path: Path) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    from nst_helpers.images import atomic_write
+    from nst_helpers.files.images import atomic_write
 
     with atomic_write(path) as handle:
         handle.write(text.encode())
@@ -297,7 +297,7 @@ def _speed_section(part: dict) -> list[str]:
         f"Measured {measured_line(part['measured'])}. Square random images, random weights, the "
         f"default layers; s/step is the median of {timed}, each "
         "configuration in its own process (so the peak memory is its own). GFLOP/step counts the "
-        "forward convolutions up to the deepest layer (`nst_helpers.model.conv_flops`), times "
+        "forward convolutions up to the deepest layer (`nst_helpers.core.model.conv_flops`), times "
         "two for the backward pass. XLA on: the step compiled with `jit_compile=True` (its "
         "first call, which compiles, not timed).\n",
         table(header, rows) + "\n",

@@ -23,7 +23,7 @@ def step_gflop(arch: str, layers, size: int) -> float:
     """FLOPs of one step, in GFLOP: the forward convolutions up to the deepest layer
     (`model.conv_flops`), times two (the backward pass computes the gradient for the input
     only, about the forward's cost)."""
-    from nst_helpers.model import conv_flops
+    from nst_helpers.runs.vgg import conv_flops
 
     return 2 * conv_flops(arch, layers, size, size) / 1e9
 

@@ -38,13 +38,13 @@ BAND = 2  # px each side of a line counted as "on the tile borders"
 
 
 def settings_for(part: str, smoke: bool):
-    from nst_helpers.settings import Settings
+    from nst_helpers.runs.settings import Settings
 
     if smoke:
         tiny = {"arch": "vgg16", "weights": None, "content_layers": ("block3_conv1",),
                 "style_layers": ("block1_conv1", "block2_conv1"), "preview_every": 0}  # fmt: skip
         if part == "hires":
-            from nst_helpers.memory import estimate_memory
+            from nst_helpers.runs.memory import estimate_memory
 
             settings = Settings(**tiny, max_dim=192, steps=4, tile_steps=2, tile_size=64,
                                 tile_overlap=16)  # fmt: skip
@@ -96,12 +96,11 @@ def seam_figure(image: np.ndarray, tiles, overlap: int) -> dict:
 
 
 def hires(smoke: bool, folder: Path) -> dict:
-    from nst_helpers.animation import contact_sheet
-    from nst_helpers.optimize import stylize
-    from nst_helpers.tiles import plan_for
+    from nst_helpers.api import plan_run, stylize
+    from nst_helpers.show.animation import contact_sheet
 
     settings = settings_for("hires", smoke)
-    plan = plan_for(CONTENT, settings)
+    plan = plan_run(CONTENT, STYLE, settings).tiles
     print(plan.describe(), flush=True)
     base = []
 

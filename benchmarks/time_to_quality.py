@@ -78,7 +78,7 @@ def mode_settings(plain, changes: dict, setting: dict):
     """A mode's settings: its preset and changes on the plain loop's objective, no step limit
     (the `Watch` stops it at the target or at the setting's time cap)."""
     import nst_helpers as nst
-    from nst_helpers.presets import PRESETS
+    from nst_helpers.runs.presets import PRESETS
 
     changes = dict(changes)
     preset = changes.pop("preset", None)

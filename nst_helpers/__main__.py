@@ -2,7 +2,7 @@
 
 import sys
 
-from nst_helpers.cli import main
+from nst_helpers.cli.command import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,13 @@ import numpy as np
 
 from nst_helpers.errors import NSTError
 
+# Bounds that keep a run's plan finite and its images allocatable: no image side (result, coarse
+# level or style image) above MAX_SIDE pixels (a 16384 px run needs far more memory than any one
+# machine has), at most MAX_LEVELS coarse-to-fine levels, and a seed that fits TensorFlow's int64.
+MAX_SIDE = 16384
+MAX_LEVELS = 12
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
 
 def check_count(value: object, name: str, unit: str | None = None) -> int:
     """Returns `value` as an int if it is a positive whole number, else raises an NSTError.

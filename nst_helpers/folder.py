@@ -5,7 +5,7 @@ photos/, each with its recipe. An image whose output already exists with a match
 same settings and the same input files, by sha256) is skipped, so a stopped batch resumes where
 it was. A file that can't be read is reported in one line and the batch goes on; the summary
 counts what was done, skipped and failed. With `ray` the images run as Ray tasks
-(`nst_helpers.distributed`), the same `stylize_job` as in-process.
+(`nst_helpers.scale.distributed`), the same `stylize_job` as in-process.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst_helpers import images as imgs
 from nst_helpers.errors import NSTError
-from nst_helpers.outputs import resolved_path
-from nst_helpers.settings import Settings
+from nst_helpers.files import images as imgs
+from nst_helpers.files.outputs import resolved_path
+from nst_helpers.runs.settings import Settings
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -58,8 +58,8 @@ class ImageJob:
 def stylize_job(extractor, job: ImageJob, callbacks: Iterable[Callable] = ()):
     """Stylizes one image; returns (job index, Result, None), or (index, None, the error
     message) if it failed."""
-    from nst_helpers.optimize import stylize
-    from nst_helpers.run import NonFiniteLossError
+    from nst_helpers.api import stylize
+    from nst_helpers.runs.run import NonFiniteLossError
 
     try:
         result = stylize(job.content, job.styles, job.settings, extractor=extractor,
@@ -93,7 +93,7 @@ def folder_images(folder: str | os.PathLike) -> list[Path]:
 def recipe_matches(output: Path, recipe: dict) -> bool:
     """Whether `output` exists with a recipe of the same settings and input files (sha256),
     from a run that was not interrupted."""
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.runs.recipe import read_recipe
 
     if not output.is_file():
         return False
@@ -143,7 +143,7 @@ def stylize_folder(
         NSTError: The folder has no images, a style image is bad, or the output folder can't
             be written.
     """
-    from nst_helpers.recipe import make_recipe
+    from nst_helpers.runs.recipe import make_recipe
 
     started = time.perf_counter()
     settings = settings or Settings()
@@ -202,16 +202,16 @@ def stylize_folder(
 
     try:
         if ray is None:
-            from nst_helpers.optimize import matching_extractor
+            from nst_helpers.core.optimize import matching_extractor
 
             extractor = matching_extractor(extractor, settings) if pending else None
             for job, _, _ in pending:
                 land(stylize_job(extractor, job, callbacks))
         elif pending:
-            from nst_helpers.distributed import Workers
+            from nst_helpers.scale.distributed import Workers
 
             with Workers(settings, ray, workers) as pool:
-                pool.map("stylize", [job for job, _, _ in pending], land)
+                pool.map(stylize_job, [job for job, _, _ in pending], land)
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.seconds = time.perf_counter() - started
@@ -221,7 +221,7 @@ def stylize_folder(
 def _keep_interrupted(result, output: Path, recipe: dict, report: Callable[[str], None]) -> None:
     """Saves an interrupted image's best result, its recipe marked "stopped", so the next run
     redoes it; never over a finished output (an earlier run's), nor before its first step."""
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.runs.recipe import read_recipe
 
     photo = recipe["inputs"]["content"]["path"]
     if result.steps_done == 0:

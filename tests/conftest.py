@@ -40,7 +40,7 @@ def weights_path() -> Path:
 @pytest.fixture(scope="session")
 def vgg16_real(weights_path):
     """VGG16 with the real ImageNet weights and the default layers."""
-    from nst_helpers.model import build_extractor
+    from nst_helpers.core.model import build_extractor
 
     return build_extractor("vgg16", weights_path)
 
@@ -50,7 +50,7 @@ def tiny_extractor():
     """VGG16 with random weights, cut after block3 so tiny images run fast."""
     import keras
 
-    from nst_helpers.model import build_extractor
+    from nst_helpers.core.model import build_extractor
 
     keras.utils.set_random_seed(1)
     return build_extractor(
@@ -64,7 +64,7 @@ def tiny_extractor():
 @pytest.fixture
 def tiny_settings():
     """Settings that match `tiny_extractor`, for quick runs on 32 px images."""
-    from nst_helpers.settings import Settings
+    from nst_helpers.runs.settings import Settings
 
     return Settings(
         arch="vgg16",

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from conftest import ROOT
-from nst_helpers.cli import main
+from nst_helpers.cli.command import main
 
 TINY = ["--weights", "none", "--max-dim", 32, "--steps", 1, "-q"]
 

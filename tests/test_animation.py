@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_helpers.animation import GifRecorder, contact_sheet
 from nst_helpers.errors import NSTError
-from nst_helpers.run import Event
+from nst_helpers.runs.run import Event
+from nst_helpers.show.animation import GifRecorder, contact_sheet
 
 LOSSES = {"content": 1.0, "style": 2.0, "tv": 0.1, "total": 3.1}
 
@@ -118,7 +118,7 @@ def test_coarse_to_fine_frames_are_resized_to_the_last(tmp_path):
 
 
 def test_a_real_run_records_its_previews(small_pair, tiny_extractor, tiny_settings, tmp_path):
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     recorder = GifRecorder(every=2)
     settings = tiny_settings.replace(steps=5, preview_every=2)

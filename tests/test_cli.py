@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import CONTENT, ROOT, STYLE
-from nst_helpers.cli import main
+from nst_helpers.cli.command import main
 
 
 def nst(capsys, *args) -> tuple[int, str, str]:
@@ -141,7 +141,7 @@ def test_unknown_choices_list_the_valid_ones(capsys, option, message):
 
 
 def test_preset_fills_in_and_options_win():
-    from nst_helpers.cli import build_parser, settings_from_args
+    from nst_helpers.cli.options import build_parser, settings_from_args
 
     args = build_parser().parse_args(["a.jpg", "b.jpg", "--preset", "fast", "--steps", "50"])
     settings = settings_from_args(args)
@@ -158,8 +158,8 @@ def test_preset_fills_in_and_options_win():
 
 
 def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_the_tutorial_loop():
-    from nst_helpers.cli import build_parser, settings_from_args
-    from nst_helpers.settings import Settings
+    from nst_helpers.cli.options import build_parser, settings_from_args
+    from nst_helpers.runs.settings import Settings
 
     default = settings_from_args(build_parser().parse_args(["a.jpg", "b.jpg"]))
     assert default == Settings.preset("fast")
@@ -171,7 +171,7 @@ def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_the_tutorial_loop():
 
 def test_module_and_console_script_entry_points(tmp_path):
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("nst") == "nst_helpers.cli:main"
+    assert scripts.get("nst") == "nst_helpers.cli.command:main"
     proc = subprocess.run(
         [sys.executable, "-m", "nst_helpers", "missing.jpg", STYLE, "-o", tmp_path / "o.png"],
         capture_output=True,
@@ -224,7 +224,7 @@ def test_a_sweep_takes_a_mask(tmp_path, capsys):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["mask.png", "sweep.png", "sweep_style-weight_1.png",
                      "sweep_style-weight_100.png"]  # fmt: skip
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.runs.recipe import read_recipe
 
     recipe = read_recipe(tmp_path / "sweep_style-weight_100.png")
     assert recipe["options"]["mask"]["name"] == "mask.png"  # a rerun of a variant finds it
@@ -279,9 +279,9 @@ def test_recipe_and_byte_identical_rerun(tmp_path, capsys, weights_path):
 
 
 def test_rerun_refuses_changed_inputs(tmp_path, capsys):
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import make_recipe, recipe_pnginfo
-    from nst_helpers.settings import Settings
+    from nst_helpers.files.images import save_image
+    from nst_helpers.runs.recipe import make_recipe, recipe_pnginfo
+    from nst_helpers.runs.settings import Settings
 
     content, style = tmp_path / "photo.png", tmp_path / "style.jpg"
     Image.new("RGB", (40, 30), "red").save(content)

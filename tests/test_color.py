@@ -7,14 +7,14 @@ import pytest
 from PIL import Image
 
 from conftest import gradient_image
-from nst_helpers.color import (
+from nst_helpers.errors import NSTError
+from nst_helpers.runs.color import (
     PRESERVE_COLORS,
     check_preserve_colors,
     match_histogram,
     match_luminance,
     transfer_luminance,
 )
-from nst_helpers.errors import NSTError
 
 
 def array(img: Image.Image) -> np.ndarray:

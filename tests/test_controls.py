@@ -8,14 +8,14 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import gradient_image
+from nst_helpers.api import stylize
+from nst_helpers.core.losses import gram_matrix
+from nst_helpers.core.model import build_extractor
+from nst_helpers.core.objective import layer_masks, load_mask, make_targets
+from nst_helpers.core.variants import parse_sweep, sweep
 from nst_helpers.errors import NSTError
-from nst_helpers.images import image_to_tensor
-from nst_helpers.losses import gram_matrix
-from nst_helpers.model import build_extractor
-from nst_helpers.objective import layer_masks, load_mask, make_targets
-from nst_helpers.optimize import stylize
-from nst_helpers.settings import Settings
-from nst_helpers.sweep import parse_sweep, sweep
+from nst_helpers.files.images import image_to_tensor
+from nst_helpers.runs.settings import Settings
 
 
 def test_masked_gram_is_the_gram_of_the_region():
@@ -116,7 +116,7 @@ def test_average_pooling_network(small_pair):
 def test_moving_average_is_the_warmed_up_average_of_the_iterates(
     small_pair, tiny_extractor, tiny_settings
 ):
-    from nst_helpers.images import prepare_images
+    from nst_helpers.files.images import prepare_images
 
     settings = tiny_settings.replace(steps=20, lr=0.1, style_weight=100.0, preview_every=1)
     plain = stylize(*small_pair, settings, extractor=tiny_extractor)
@@ -141,8 +141,8 @@ def test_moving_average_is_the_warmed_up_average_of_the_iterates(
 
 
 def test_average_pooling_is_rescaled_to_max_poolings_mean():
-    from nst_helpers.images import vgg_preprocess
-    from nst_helpers.model import pooling_calibration_image
+    from nst_helpers.core.model import pooling_calibration_image
+    from nst_helpers.files.images import vgg_preprocess
 
     convs = ("block1_conv2", "block2_conv2", "block3_conv3")
     pools = ("block1_pool", "block2_pool", "block3_pool")
@@ -178,7 +178,7 @@ def test_a_masked_sweep_matches_separate_masked_runs(small_pair, tiny_extractor,
     settings = tiny_settings.replace(steps=6, lr=0.05)
     batch = sweep(content, style, settings, "style_weight", [1.0, 1000.0], mask=mask,
                   extractor=tiny_extractor)  # fmt: skip
-    from nst_helpers.images import prepare_images
+    from nst_helpers.files.images import prepare_images
 
     start = np.asarray(prepare_images(content, style, settings)[0], dtype=float)  # the photo
     for result, weight in zip(batch, (1.0, 1000.0), strict=True):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import gradient_image
-from nst_helpers.distributed import Workers, build_worker_extractor
 from nst_helpers.errors import NSTError
 from nst_helpers.folder import ImageJob, stylize_folder, stylize_job
+from nst_helpers.scale.distributed import Workers, build_worker_extractor
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_ray_folder_jobs_match_in_process_and_a_killed_worker_is_retried(ray, ti
                 os.kill(first, signal.SIGKILL)
                 killed.append(first)
 
-        outcomes = workers.map("stylize", jobs(tiny_settings), kill_first_worker)
+        outcomes = workers.map(stylize_job, jobs(tiny_settings), kill_first_worker)
         restarted = ray.get(workers.actors[0].pid.remote())
     assert killed and restarted != first  # Ray restarted the worker ...
     assert [index for index, _, _ in outcomes] == [0, 1, 2]  # ... and ran its job again
@@ -118,7 +118,7 @@ def test_ray_folder_run_writes_the_same_outputs(ray, tmp_path, tiny_settings):
 def test_ray_tiled_run_matches_in_process(ray):
     from test_tiles import limit_for_tiles, small_settings, texture
 
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     settings = small_settings(memory_limit=limit_for_tiles(), tile_steps=10, steps=10)
     style = gradient_image(64, 64, seed=1)
@@ -138,7 +138,7 @@ def test_ray_tiles_under_a_budget_share_it_and_the_run_ends_on_time(ray):
 
     from test_tiles import limit_for_tiles, small_settings, texture
 
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     settings = small_settings(memory_limit=limit_for_tiles(), steps=10**5, tile_steps=10**5,
                               time_budget=20.0)  # fmt: skip

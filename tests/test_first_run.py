@@ -19,7 +19,7 @@ def _fake_weights_file(path: Path, arch: str) -> Path:
     """A tiny HDF5 file laid out like Keras 3's `.weights.h5`, with the layer names only."""
     import h5py
 
-    from nst_helpers.model import layer_names
+    from nst_helpers.runs.vgg import layer_names
 
     convs = [name for name in layer_names(arch) if "conv" in name]
     with h5py.File(path, "w") as handle:
@@ -47,7 +47,7 @@ def test_a_vgg16_file_with_vgg19_is_caught_before_building(tmp_path, capsys, mon
 def test_weights_file_arch_reads_both_keras_layouts(tmp_path):
     import h5py
 
-    from nst_helpers.weights import weights_file_arch
+    from nst_helpers.core.weights import weights_file_arch
 
     assert weights_file_arch(_fake_weights_file(tmp_path / "a.h5", "vgg19")) == "vgg19"
     with h5py.File(tmp_path / "keras2.h5", "w") as handle:  # Keras 2: a layer_names attribute
@@ -75,7 +75,7 @@ def test_a_run_prints_no_tensorflow_start_up_logs(tmp_path):
 
 
 def test_start_up_capture_keeps_real_errors(capfd):
-    from nst_helpers.terminal import captured_stderr
+    from nst_helpers.cli.terminal import captured_stderr
 
     with captured_stderr(drop=("failed call to cuInit",)):
         os.write(2, b"E0000 cuda_platform.cc:51] failed call to cuInit: UNKNOWN ERROR (303)\n")

@@ -7,7 +7,7 @@ import pytest
 from conftest import gradient_image
 from nst_helpers.errors import NSTError
 from nst_helpers.folder import folder_images, stylize_folder
-from nst_helpers.recipe import read_recipe
+from nst_helpers.runs.recipe import read_recipe
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_an_interrupted_image_never_replaces_an_earlier_finished_output(
 def test_the_rerun_of_an_interrupted_image_runs_to_the_end_and_drops_the_mark(
     photos, tmp_path, tiny_settings, tiny_extractor
 ):
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     def interrupt(event):
         if event.step == 3:
@@ -131,7 +131,7 @@ TINY_CLI = ["--arch", "vgg16", "--weights", "none", "--max-dim", "32", "--steps"
 
 
 def test_cli_folder_run_summarizes_and_resumes(photos, tmp_path, capsys):
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     folder, style = photos
     out = tmp_path / "out"
@@ -145,7 +145,7 @@ def test_cli_folder_run_summarizes_and_resumes(photos, tmp_path, capsys):
 
 
 def test_cli_folder_run_needs_an_output_folder(photos, capsys):
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     folder, style = photos
     assert main([str(folder), str(style), *TINY_CLI]) == 1
@@ -155,7 +155,7 @@ def test_cli_folder_run_needs_an_output_folder(photos, capsys):
 def test_without_ray_installed_the_message_says_how_to_install_it(monkeypatch):
     import sys
 
-    from nst_helpers.distributed import connect
+    from nst_helpers.scale.distributed import connect
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(NSTError, match=r'pip install "nst-helpers\[ray\]", or run without --ray'):

@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from nst_helpers.errors import NSTError
-from nst_helpers.images import load_image
-from nst_helpers.recipe import read_recipe, recipe_pnginfo
+from nst_helpers.files.images import load_image
+from nst_helpers.runs.recipe import read_recipe, recipe_pnginfo
 
 # Pillow's modes that some format can save ("La" has none: test_images covers it in memory).
 MODES = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nst_helpers import gallery
 from nst_helpers.errors import NSTError
+from nst_helpers.notebook import gallery
 
 
 @pytest.fixture(autouse=True)

@@ -23,11 +23,12 @@ def no_run(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the run started")
 
-    import nst_helpers.optimize
-    import nst_helpers.sweep
+    import nst_helpers.api
+    import nst_helpers.core.variants
 
-    monkeypatch.setattr(nst_helpers.optimize, "stylize_variants", refuse)
-    monkeypatch.setattr(nst_helpers.sweep, "stylize_variants", refuse)
+    monkeypatch.setattr(nst_helpers.api, "stylize_variants", refuse)
+    monkeypatch.setattr(nst_helpers.api, "stylize_tiled", refuse)
+    monkeypatch.setattr(nst_helpers.core.variants, "stylize_variants", refuse)
 
 
 # --- 1. every output checked against every input, before any work ----------------------------
@@ -108,9 +109,9 @@ def test_two_outputs_with_one_name_are_refused(tmp_path, capsys, no_run):
 
 
 def test_rerun_output_is_checked_against_the_mask_and_the_png(tmp_path, capsys, no_run):
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import describe_input, make_recipe, recipe_pnginfo
-    from nst_helpers.settings import Settings
+    from nst_helpers.files.images import save_image
+    from nst_helpers.runs.recipe import describe_input, make_recipe, recipe_pnginfo
+    from nst_helpers.runs.settings import Settings
 
     content, style = png_copy(CONTENT, tmp_path / "c.png"), png_copy(STYLE, tmp_path / "s.png")
     mask = tmp_path / "mask.png"
@@ -131,8 +132,8 @@ def test_rerun_output_is_checked_against_the_mask_and_the_png(tmp_path, capsys, 
 
 # --- 2. no silent hang ------------------------------------------------------------------------
 def test_endless_level_plans_are_refused(capsys, no_run):
-    from nst_helpers.rerun import settings_from_recipe
-    from nst_helpers.settings import Settings
+    from nst_helpers.runs.rerun import settings_from_recipe
+    from nst_helpers.runs.settings import Settings
 
     code, _, err = nst(capsys, CONTENT, STYLE, "--start-dim", 1, *TINY[:2])
     assert code == 1
@@ -150,7 +151,8 @@ def test_endless_level_plans_are_refused(capsys, no_run):
 def test_every_level_plan_is_bounded_or_names_a_fix(max_dim, start, ratio):
     import re
 
-    from nst_helpers.settings import MAX_LEVELS, Settings
+    from nst_helpers.checks import MAX_LEVELS
+    from nst_helpers.runs.settings import Settings
 
     try:
         levels = Settings(max_dim=max_dim, start_dim=start, level_ratio=ratio).levels()
@@ -243,7 +245,7 @@ def test_black_area_stays_the_photo_with_every_optimizer(tiny_extractor, tiny_se
     import numpy as np
     from PIL import ImageDraw
 
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     content = gradient_image(40, 30, seed=0).resize((32, 24))
     mask = Image.new("L", (32, 24), 0)
@@ -258,7 +260,7 @@ def test_black_area_stays_the_photo_with_every_optimizer(tiny_extractor, tiny_se
 
 
 def test_help_and_readme_promise_the_mask_for_any_optimizer():
-    from nst_helpers.cli import build_parser
+    from nst_helpers.cli.options import build_parser
 
     assert "black the result stays the photo (soft edge); any optimizer" in " ".join(
         build_parser().format_help().split()

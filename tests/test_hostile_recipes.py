@@ -14,9 +14,9 @@ from hostile import nst, one_line, png_copy
 
 
 def _shared_recipe(tmp_path, content_path: Path, name: str | None = None) -> Path:
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import make_recipe, recipe_pnginfo
-    from nst_helpers.settings import Settings
+    from nst_helpers.files.images import save_image
+    from nst_helpers.runs.recipe import make_recipe, recipe_pnginfo
+    from nst_helpers.runs.settings import Settings
 
     shared = tmp_path / "shared"
     shared.mkdir(exist_ok=True)
@@ -33,14 +33,14 @@ def _shared_recipe(tmp_path, content_path: Path, name: str | None = None) -> Pat
 
 
 def test_a_shared_recipe_reads_nothing_outside_its_folder(tmp_path, capsys, monkeypatch):
-    import nst_helpers.rerun
+    import nst_helpers.runs.rerun
 
     secret = tmp_path / "secret.txt"
     secret.write_text("password")
     digests = []
-    real_sha = nst_helpers.rerun.file_sha256
+    real_sha = nst_helpers.runs.rerun.file_sha256
     monkeypatch.setattr(
-        nst_helpers.rerun, "file_sha256", lambda p: digests.append(p) or real_sha(p)
+        nst_helpers.runs.rerun, "file_sha256", lambda p: digests.append(p) or real_sha(p)
     )
     escape = tmp_path / "\x1b]0;owned\x07\x1b[2J.png"
     for target in (secret, escape):
@@ -58,8 +58,8 @@ def test_a_shared_recipe_reads_nothing_outside_its_folder(tmp_path, capsys, monk
 
 
 def test_a_shared_recipe_names_no_weights_file_outside_its_folder(tmp_path, capsys):
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import read_recipe, recipe_pnginfo
+    from nst_helpers.files.images import save_image
+    from nst_helpers.runs.recipe import read_recipe, recipe_pnginfo
 
     result = _shared_recipe(tmp_path, tmp_path / "shared" / "style.png")
     recipe = read_recipe(result)

@@ -18,12 +18,12 @@ from PIL import Image
 
 from conftest import CONTENT, ROOT, STYLE
 from hostile import TINY, fingerprint, nst, one_line, png_copy, run_nst, unchanged
-from nst_helpers.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
+from nst_helpers.cli.command import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 
 @pytest.mark.parametrize(("signum", "code"), [(None, EXIT_INTERRUPTED), (signal.SIGTERM, 143)])
 def test_interrupt_while_the_network_is_built(tmp_path, capsys, monkeypatch, signum, code):
-    import nst_helpers.optimize
+    import nst_helpers.core.optimize
 
     def build(*args, **kwargs):
         if signum is None:
@@ -31,7 +31,7 @@ def test_interrupt_while_the_network_is_built(tmp_path, capsys, monkeypatch, sig
         os.kill(os.getpid(), signum)
         time.sleep(30)  # the handler interrupts this
 
-    monkeypatch.setattr(nst_helpers.optimize, "build_extractor", build)
+    monkeypatch.setattr(nst_helpers.core.optimize, "build_extractor", build)
     got, out, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", *TINY)
     assert got == code and out == ""
     one_line(err, "interrupted before the result was saved: nothing was written.")
@@ -39,18 +39,18 @@ def test_interrupt_while_the_network_is_built(tmp_path, capsys, monkeypatch, sig
 
 
 def test_a_result_that_cannot_be_written_is_saved_nearby(tmp_path, capsys, monkeypatch):
-    import nst_helpers.optimize
-    from nst_helpers.recipe import read_recipe
+    import nst_helpers.api
+    from nst_helpers.runs.recipe import read_recipe
 
     output = tmp_path / "out.png"
-    real = nst_helpers.optimize.stylize
+    real = nst_helpers.api.stylize
 
     def stylize_then_block_the_output(*args, **kwargs):
         result = real(*args, **kwargs)
         output.mkdir()  # the output's name is taken while the run went on
         return result
 
-    monkeypatch.setattr(nst_helpers.optimize, "stylize", stylize_then_block_the_output)
+    monkeypatch.setattr(nst_helpers.api, "stylize", stylize_then_block_the_output)
     code, out, err = nst(capsys, CONTENT, STYLE, "-o", output, *TINY)
     (rescued,) = tmp_path.glob("nst-rescued-*.png")
     assert code == 1 and out == ""
@@ -77,9 +77,9 @@ def test_file_names_that_are_not_utf8(tmp_path, capsys):
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
-    from nst_helpers.images import save_image
-    from nst_helpers.recipe import make_recipe, recipe_pnginfo
-    from nst_helpers.settings import Settings
+    from nst_helpers.files.images import save_image
+    from nst_helpers.runs.recipe import make_recipe, recipe_pnginfo
+    from nst_helpers.runs.settings import Settings
 
     result = tmp_path / "r.png"
     recipe = make_recipe(Settings(), CONTENT, [STYLE], {"note": "x" * 100_000})  # > a pipe

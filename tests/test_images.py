@@ -17,13 +17,13 @@ from PIL import Image, ImageOps
 
 from conftest import png_file
 from nst_helpers.errors import NSTError
-from nst_helpers.images import (
+from nst_helpers.files.decoding import to_rgb
+from nst_helpers.files.images import (
     image_to_tensor,
     load_image,
     resize_image,
     save_image,
     tensor_to_image,
-    to_rgb,
     vgg_deprocess,
     vgg_preprocess,
 )
@@ -282,8 +282,8 @@ def deny_reading(monkeypatch, path):
 
 
 def test_unreadable_file_says_permission_denied(tmp_path, monkeypatch, capsys):
-    from nst_helpers.cli import main
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.cli.command import main
+    from nst_helpers.runs.recipe import read_recipe
 
     path = tmp_path / "locked.png"
     Image.new("RGB", (8, 8)).save(path)
@@ -339,8 +339,8 @@ def test_odd_modes_and_values_become_rgb(monkeypatch):
     ],
 )
 def test_valid_pngs_get_the_real_cause_not_not_a_png(tmp_path, capsys, chunks, size, message):
-    from nst_helpers.cli import main
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.cli.command import main
+    from nst_helpers.runs.recipe import read_recipe
 
     path = tmp_path / "valid.png"
     before = png_file(path, *size, chunks)
@@ -354,7 +354,7 @@ def test_valid_pngs_get_the_real_cause_not_not_a_png(tmp_path, capsys, chunks, s
 
 
 def test_huge_png_with_its_recipe_before_the_pixels_is_read_without_decoding(tmp_path):
-    from nst_helpers.recipe import RECIPE_KEY, read_recipe
+    from nst_helpers.runs.recipe import RECIPE_KEY, read_recipe
 
     path = tmp_path / "huge.png"
     recipe = {"recipe_version": 1}

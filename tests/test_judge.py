@@ -94,7 +94,7 @@ def test_the_cli_default_is_the_measured_winner_on_every_pair():
     import time_to_quality as ttq
     import ttq_tuning
 
-    from nst_helpers.presets import CLI_PRESET
+    from nst_helpers.runs.presets import CLI_PRESET
 
     # The committed repeats: 3 runs of each mode on every pair, against a full run's targets.
     data = json.loads((ttq.RESULTS.parent / "ttq_tuning_noise.json").read_text())
@@ -210,7 +210,7 @@ def test_gpu_check_judges_the_cli_default_against_the_plain_loop(monkeypatch):
     import gpu_check
     import time_to_quality as ttq
 
-    from nst_helpers.presets import CLI_PRESET
+    from nst_helpers.runs.presets import CLI_PRESET
 
     calls = []
     monkeypatch.setattr(ttq, "run_pair", lambda *args: calls.append(args) or {"pair": "x"})
@@ -227,13 +227,14 @@ def test_committed_time_to_quality_pages_are_rendered_from_their_json():
     import time_to_quality as ttq
     import ttq_tuning
 
-    folder = ttq.RESULTS.parent
-    runs = ("time_to_quality.json", "time_to_quality_second.json", "time_to_quality_rerun.json")
+    folder = ttq.RESULTS.parent  # superseded runs are kept, still rendered, in archive/
+    runs = ("time_to_quality.json", "time_to_quality_second.json",
+            "archive/time_to_quality_rerun.json")  # fmt: skip
     pages = dict.fromkeys(runs, ttq.render)
     tuning = (
-        "ttq_tuning.json",
-        "ttq_tuning_rerun.json",
-        "ttq_tuning_repeats.json",
+        "archive/ttq_tuning.json",
+        "archive/ttq_tuning_rerun.json",
+        "archive/ttq_tuning_repeats.json",
         "ttq_tuning_noise.json",
     )
     pages |= dict.fromkeys(tuning, ttq_tuning.render)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_helpers.losses import (
+from nst_helpers.core.losses import (
     content_loss,
     gram_matrix,
     relative_squared_error,

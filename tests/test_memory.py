@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 
 from conftest import gradient_image, png_file
-from nst_helpers.decoding import decode_memory
+from nst_helpers.api import stylize
 from nst_helpers.errors import NSTError
-from nst_helpers.images import load_image, scaled_size
-from nst_helpers.memory import check_memory, estimate_memory
-from nst_helpers.model import activation_count, resolve_precision
-from nst_helpers.optimize import stylize
-from nst_helpers.settings import Settings
+from nst_helpers.files.decoding import decode_memory
+from nst_helpers.files.images import load_image, scaled_size
+from nst_helpers.runs.memory import check_memory, estimate_memory
+from nst_helpers.runs.settings import Settings
+from nst_helpers.runs.vgg import activation_count, resolve_precision
 
 
 def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
@@ -39,7 +39,7 @@ def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
 
 
 def test_a_batch_multiplies_the_optimization_memory_and_its_refusal_names_the_sweep():
-    from nst_helpers.memory import _BASE_BYTES
+    from nst_helpers.runs.memory import _BASE_BYTES
 
     settings = Settings(arch="vgg16", max_dim=1024)
     one, three = (estimate_memory(settings, 1024, 768, batch=n) - _BASE_BYTES for n in (1, 3))
@@ -57,14 +57,14 @@ def test_a_batch_multiplies_the_optimization_memory_and_its_refusal_names_the_sw
 def test_a_sweep_checks_the_memory_of_its_whole_batch(
     small_pair, tiny_extractor, tiny_settings, monkeypatch
 ):
-    from nst_helpers import memory
-    from nst_helpers.sweep import sweep
+    from nst_helpers import machine
+    from nst_helpers.core.variants import sweep
 
     size = scaled_size(small_pair[0].size, tiny_settings.max_dim)
     one = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size])
     three = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size], batch=3)
-    monkeypatch.setattr(memory, "available_memory", lambda: (one + three) // 2)
-    monkeypatch.setattr(memory, "has_gpu", lambda: False)
+    monkeypatch.setattr(machine, "available_memory", lambda: (one + three) // 2)
+    monkeypatch.setattr(machine, "has_gpu", lambda: False)
     with pytest.raises(NSTError, match="run of 3 images in one batch"):
         sweep(*small_pair, tiny_settings, "style_weight", [1.0, 10.0, 100.0],
               extractor=tiny_extractor)  # fmt: skip
@@ -84,9 +84,9 @@ def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
 
 @pytest.mark.parametrize("has_bf16", [True, False])
 def test_memory_estimate_for_auto_is_the_estimate_for_what_auto_picks(has_bf16, monkeypatch):
-    from nst_helpers import model
+    from nst_helpers import machine
 
-    monkeypatch.setattr(model, "cpu_has_bf16", lambda: has_bf16)
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: has_bf16)
     picked = resolve_precision("auto")
     assert picked == ("bfloat16" if has_bf16 else "float32")
     for settings in (Settings(), Settings(optimizer="lbfgs", pyramid=True)):
@@ -154,14 +154,14 @@ def test_memory_estimate_counts_decoding_and_holding_full_size_inputs():
 def test_stylize_counts_the_style_image_before_any_work(
     tmp_path, monkeypatch, tiny_extractor, tiny_settings
 ):
-    from nst_helpers import memory
+    from nst_helpers import machine
 
     content, style = tmp_path / "content.png", tmp_path / "style.png"
     gradient_image(40, 30).save(content)
     gradient_image(36, 36, seed=1).save(style)
     before = content.read_bytes(), style.read_bytes()
-    monkeypatch.setattr(memory, "available_memory", lambda: int(1.2 * 2**30))
-    monkeypatch.setattr(memory, "has_gpu", lambda: False)  # the check of the machine's RAM
+    monkeypatch.setattr(machine, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.setattr(machine, "has_gpu", lambda: False)  # the check of the machine's RAM
     steps = []
     # style_scale 32: the style image goes through the network at 1024 px, the content at 32.
     with pytest.raises(NSTError, match=r"a smaller style_scale \(--style-scale\)"):
@@ -172,12 +172,12 @@ def test_stylize_counts_the_style_image_before_any_work(
 
 
 def test_too_large_to_decode_is_refused_from_the_header(tmp_path, monkeypatch):
-    from nst_helpers import memory
+    from nst_helpers import machine
 
     path = tmp_path / "wide.png"
     before = png_file(path, 12000, 12000)  # a valid 12000x12000 px PNG of under 1 MB
     assert len(before) < 2**20
-    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(machine, "available_memory", lambda: 2**30)
     loads = []
     monkeypatch.setattr(Image.Image, "load", lambda self: loads.append(self))
     with pytest.raises(
@@ -191,7 +191,7 @@ def test_too_large_to_decode_is_refused_from_the_header(tmp_path, monkeypatch):
 
 
 def test_large_jpeg_is_decoded_at_a_reduced_size(tmp_path, monkeypatch):
-    from nst_helpers import memory
+    from nst_helpers import machine
 
     rng = np.random.default_rng(0)
     array = np.repeat(np.repeat(rng.integers(0, 255, (40, 60, 3), np.uint8), 40, 0), 40, 1)
@@ -201,7 +201,7 @@ def test_large_jpeg_is_decoded_at_a_reduced_size(tmp_path, monkeypatch):
     Image.fromarray(array).save(path, quality=90, exif=exif)
     full = load_image(path).resize((67, 100), Image.Resampling.LANCZOS)
     # 10 MB is less than a full decode (2400 x 1600 px x 10 bytes) but more than 1/8 of it.
-    monkeypatch.setattr(memory, "available_memory", lambda: 10 * 2**20)
+    monkeypatch.setattr(machine, "available_memory", lambda: 10 * 2**20)
     with pytest.raises(NSTError, match="decoding it needs about"):
         load_image(path)
     small = load_image(path, max_dim=100)  # libjpeg decodes 300x200 px (1/8), then resized
@@ -212,8 +212,8 @@ def test_large_jpeg_is_decoded_at_a_reduced_size(tmp_path, monkeypatch):
 
 def test_cli_memory_line_counts_the_style_image(tmp_path, capsys):
     from conftest import CONTENT, STYLE
-    from nst_helpers.cli import main
-    from nst_helpers.images import load_image, scaled_size
+    from nst_helpers.cli.command import main
+    from nst_helpers.files.images import load_image, scaled_size
 
     args = [str(CONTENT), str(STYLE), "-o", str(tmp_path / "o.png"), "--weights", "none"]
     args += ["--arch", "vgg19", "--max-dim", "64", "--style-scale", "16", "--steps", "1"]

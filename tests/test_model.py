@@ -10,17 +10,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nst_helpers.api import stylize
+from nst_helpers.core.model import FeatureExtractor, build_extractor
 from nst_helpers.errors import NSTError
-from nst_helpers.images import scaled_size
-from nst_helpers.model import (
+from nst_helpers.files.images import scaled_size
+from nst_helpers.runs.vgg import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
-    FeatureExtractor,
-    build_extractor,
     layer_names,
     min_input_size,
 )
-from nst_helpers.optimize import stylize
 
 
 def test_layer_names_match_keras():
@@ -110,7 +109,7 @@ def test_the_suggested_max_dim_works_on_the_first_try(source, scale):
     # The way stylize sizes an image at a max_dim: long side round(max_dim * scale), then
     # scaled_size's rounding. The number the message names must pass, and one less must not;
     # past the largest max_dim Settings accepts, the message says that no max_dim will do.
-    from nst_helpers.settings import MAX_SIDE
+    from nst_helpers.checks import MAX_SIDE
 
     extractor = FeatureExtractor(None, "vgg16", None, ("block4_conv2",), ("block5_conv1",))
 

@@ -338,7 +338,7 @@ def test_prelude_catches_our_warnings():
     pattern = re.search(r'module=r"([^"]+)"', PRELUDE)[1]
     for module, caught in [
         ("nst_helpers", True),
-        ("nst_helpers.widgets", True),
+        ("nst_helpers.notebook.widgets", True),
         ("__main__", True),
         ("nst_helpers_extra", False),
         ("matplotlib.figure", False),

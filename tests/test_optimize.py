@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_helpers import losses
+from nst_helpers.api import stylize
+from nst_helpers.core import losses
 from nst_helpers.errors import NSTError
-from nst_helpers.optimize import stylize
-from nst_helpers.run import NonFiniteLossError, Result
-from nst_helpers.settings import LOSS_NAMES, Settings
+from nst_helpers.runs.run import NonFiniteLossError, Result
+from nst_helpers.runs.settings import LOSS_NAMES, Settings
 
 
 def run(pair, extractor, settings, **changes) -> Result:
@@ -38,8 +38,8 @@ def test_loss_falls_and_output_is_valid(small_pair, tiny_extractor, tiny_setting
 
 
 def test_best_image_has_the_best_loss(small_pair, tiny_extractor, tiny_settings):
-    from nst_helpers.images import image_to_tensor, prepare_images
-    from nst_helpers.objective import compute_losses, make_targets
+    from nst_helpers.core.objective import compute_losses, make_targets
+    from nst_helpers.files.images import image_to_tensor, prepare_images
 
     result = run(small_pair, tiny_extractor, tiny_settings, steps=6, lr=0.05)
     content, style = prepare_images(*small_pair, tiny_settings)
@@ -120,14 +120,14 @@ def test_extractor_must_match_settings(small_pair, tiny_extractor, tiny_settings
 
 
 def test_style_scale_resizes_the_style(small_pair, tiny_settings):
-    from nst_helpers.images import prepare_images
+    from nst_helpers.files.images import prepare_images
 
     content, style = prepare_images(*small_pair, tiny_settings.replace(style_scale=2.0))
     assert max(content.size) == 32 and max(style.size) == 64
 
 
 def test_too_small_images_are_refused_before_running(small_pair):
-    from nst_helpers.model import build_extractor
+    from nst_helpers.core.model import build_extractor
 
     extractor = build_extractor("vgg16", None)
     with pytest.raises(NSTError, match="the content image is 16x12 px, too small for VGG16"):
@@ -173,7 +173,7 @@ def test_settings_round_trip_as_dict():
 def test_beta_1_is_adams_momentum(small_pair, tiny_extractor, tiny_settings, monkeypatch):
     import keras
 
-    from nst_helpers.sweep import sweep
+    from nst_helpers.core.variants import sweep
 
     made = []
     adam = keras.optimizers.Adam
@@ -192,7 +192,7 @@ def test_beta_1_is_adams_momentum(small_pair, tiny_extractor, tiny_settings, mon
 def test_sweep_with_a_nan_stops_like_a_single_run(
     small_pair, tiny_extractor, tiny_settings, monkeypatch
 ):
-    from nst_helpers.sweep import sweep
+    from nst_helpers.core.variants import sweep
 
     calls = tf.Variable(0)
     real_tv = losses.tv_loss
@@ -225,7 +225,7 @@ def test_result_saved_from_the_api_carries_the_cli_recipe(
 ):
     import json
 
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     content, style = tmp_path / "content.png", tmp_path / "style.png"
     small_pair[0].save(content)
@@ -245,8 +245,8 @@ def test_result_saved_from_the_api_carries_the_cli_recipe(
 
 
 def test_best_fields_describe_the_image_returned(small_pair, tiny_extractor, tiny_settings):
-    from nst_helpers.images import image_to_tensor, prepare_images
-    from nst_helpers.objective import compute_losses, make_targets
+    from nst_helpers.core.objective import compute_losses, make_targets
+    from nst_helpers.files.images import image_to_tensor, prepare_images
 
     content, style = prepare_images(*small_pair, tiny_settings)
     targets = make_targets(tiny_extractor, image_to_tensor(content), image_to_tensor(style))
@@ -268,7 +268,7 @@ def test_best_fields_describe_the_image_returned(small_pair, tiny_extractor, tin
 def test_a_nan_on_the_first_step_keeps_the_start_image(
     small_pair, tiny_extractor, tiny_settings, monkeypatch
 ):
-    from nst_helpers.images import prepare_images
+    from nst_helpers.files.images import prepare_images
 
     def poisoned_tv(image, per_item=False):  # NaN from the very first step
         return tf.fill([tf.shape(image)[0]] if per_item else [], np.nan)
@@ -290,7 +290,7 @@ def test_a_nan_on_the_first_step_keeps_the_start_image(
 def test_variants_of_one_batch_may_differ_only_in_their_weights(
     small_pair, tiny_extractor, tiny_settings
 ):
-    from nst_helpers.optimize import stylize_variants
+    from nst_helpers.core.variants import stylize_variants
 
     variants = [tiny_settings, tiny_settings.replace(lr=0.5)]
     with pytest.raises(NSTError, match="may differ only in their loss weights"):
@@ -300,7 +300,7 @@ def test_variants_of_one_batch_may_differ_only_in_their_weights(
 def test_ctrl_c_while_a_level_is_set_up_keeps_the_last_level(
     small_pair, tiny_extractor, tiny_settings, monkeypatch
 ):
-    from nst_helpers import objective, optimize
+    from nst_helpers.core import objective, optimize
 
     real = objective.make_targets
     calls = []

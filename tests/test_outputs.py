@@ -15,8 +15,8 @@ from PIL import Image
 
 from conftest import CONTENT, ROOT, STYLE
 from nst_helpers.errors import NSTError
-from nst_helpers.images import atomic_write, save_image
-from nst_helpers.outputs import (
+from nst_helpers.files.images import atomic_write, save_image
+from nst_helpers.files.outputs import (
     STALE_SECONDS,
     Snapshots,
     check_outputs,
@@ -70,7 +70,7 @@ def test_stale_temporaries_of_ours_are_removed_and_nothing_else(tmp_path):
 def test_a_sigkill_while_saving_leaves_nothing_the_next_run_keeps(tmp_path):
     # A child saves a large image over and over; kill it while a temporary file exists.
     code = (
-        "import sys; from PIL import Image; from nst_helpers.images import save_image\n"
+        "import sys; from PIL import Image; from nst_helpers.files.images import save_image\n"
         "img = Image.effect_noise((1500, 1500), 64).convert('RGB')\n"
         "while True: save_image(img, sys.argv[1])\n"
     )
@@ -95,7 +95,7 @@ def test_a_sigkill_while_saving_leaves_nothing_the_next_run_keeps(tmp_path):
 
 # --- 8. one writer per output -------------------------------------------------------------------
 def test_a_second_run_on_the_same_output_is_refused(tmp_path, capsys):
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     output = tmp_path / "out.png"
     with lock_outputs([output]):  # a first run is writing it
@@ -115,7 +115,7 @@ def test_an_unheld_lock_left_by_a_killed_run_is_removed(tmp_path):
 
 
 def test_the_same_command_twice_replaces_its_output(tmp_path, capsys):
-    from nst_helpers.cli import main
+    from nst_helpers.cli.command import main
 
     output = tmp_path / "o.png"
     args = [str(CONTENT), str(STYLE), "-o", str(output), "--weights", "none", "--max-dim", "32",

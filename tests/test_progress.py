@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from nst_helpers.optimize import stylize
+from nst_helpers.api import stylize
 
 
 def test_eta_is_the_mean_step_time_times_the_steps_left_and_never_negative():
-    from nst_helpers.run import Event
+    from nst_helpers.runs.run import Event
 
     assert Event(step=5, steps=10, losses={}, elapsed=2.0).eta == pytest.approx(2.0)
     assert Event(step=12, steps=10, losses={}, elapsed=3.0).eta == 0.0  # a budget's run, past
 
 
 def test_under_a_time_budget_the_eta_is_the_budget_left_not_the_step_cap():
-    from nst_helpers.run import Event
+    from nst_helpers.runs.run import Event
 
     # 0.1 s per step, 2 s left: 20 more steps, not the 990 the step cap allows.
     event = Event(step=10, steps=1000, losses={}, elapsed=1.0, time_left=2.0)
@@ -56,8 +56,8 @@ def test_a_budget_run_reports_the_time_left_and_an_eta_within_it(
 def test_the_progress_bar_counts_to_the_budgets_end_not_the_step_cap():
     import io
 
-    from nst_helpers.display import ProgressBar
-    from nst_helpers.run import Event
+    from nst_helpers.runs.run import Event
+    from nst_helpers.show.display import ProgressBar
 
     losses = dict.fromkeys(("content", "style", "tv", "total"), 1.0)
     with ProgressBar(file=io.StringIO()) as bar:
@@ -78,8 +78,8 @@ def test_the_notebook_progress_bar_moves_its_widgets_end_with_the_budget(monkeyp
     import tqdm.auto
     import tqdm.notebook  # the widget bar tqdm.auto picks in Jupyter and Colab (ipywidgets)
 
-    from nst_helpers.display import ProgressBar
-    from nst_helpers.run import Event
+    from nst_helpers.runs.run import Event
+    from nst_helpers.show.display import ProgressBar
 
     monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)  # as if in a notebook
     losses = dict.fromkeys(("content", "style", "tv", "total"), 1.0)

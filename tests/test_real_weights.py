@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from conftest import CONTENT, STYLE
-from nst_helpers.images import image_to_tensor, prepare_images
-from nst_helpers.objective import compute_losses, make_targets
-from nst_helpers.optimize import stylize
-from nst_helpers.settings import Settings
+from nst_helpers.api import stylize
+from nst_helpers.core.objective import compute_losses, make_targets
+from nst_helpers.files.images import image_to_tensor, prepare_images
+from nst_helpers.runs.settings import Settings
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.slow]
 
@@ -63,7 +63,7 @@ def test_losses_mean_the_same_at_two_sizes(vgg16_real, weights_path):
 
 def test_feature_scale_does_not_change_the_losses(vgg16_real, weights_path):
     """Scaling every activation (as other weight files do) leaves the losses unchanged."""
-    from nst_helpers.model import FeatureExtractor
+    from nst_helpers.core.model import FeatureExtractor
 
     class Scaled(FeatureExtractor):
         def __call__(self, image):

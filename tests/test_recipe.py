@@ -16,10 +16,10 @@ from PIL import Image
 import nst_helpers
 from conftest import gradient_image
 from nst_helpers.errors import NSTError
-from nst_helpers.images import load_image, save_image
-from nst_helpers.recipe import RECIPE_KEY, make_recipe, read_recipe, recipe_pnginfo
-from nst_helpers.rerun import check_inputs, input_paths, settings_from_recipe
-from nst_helpers.settings import Settings
+from nst_helpers.files.images import load_image, save_image
+from nst_helpers.runs.recipe import RECIPE_KEY, make_recipe, read_recipe, recipe_pnginfo
+from nst_helpers.runs.rerun import check_inputs, input_paths, settings_from_recipe
+from nst_helpers.runs.settings import Settings
 
 NO_RECIPE = "has no nst recipe: only PNGs written by nst carry one"
 
@@ -165,7 +165,7 @@ def test_changed_and_missing_inputs_are_named(inputs):
 
 
 def test_a_recorded_mask_is_located_and_checked(inputs, tmp_path):
-    from nst_helpers.recipe import describe_input
+    from nst_helpers.runs.recipe import describe_input
 
     content, styles = inputs
     mask = tmp_path / "in" / "mask.png"

@@ -1,4 +1,4 @@
-"""Tests for nst_helpers.samples (no network, no repo writes); images/make_styles.py is in
+"""Tests for nst_helpers.files.samples (no network, no repo writes); images/make_styles.py is in
 test_make_styles.py."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_helpers import samples
 from nst_helpers.errors import NSTError
+from nst_helpers.files import samples
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "images"
@@ -362,7 +362,7 @@ def test_style_image_path_missing_file(tmp_path):
 
 def test_import_loads_neither_keras_nor_tensorflow():
     code = (
-        "import sys, nst_helpers.samples; "
+        "import sys, nst_helpers.files.samples; "
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nst_helpers.api import stylize
+from nst_helpers.core.model import build_extractor
 from nst_helpers.errors import NSTError
-from nst_helpers.model import build_extractor, check_precision, resolve_precision
-from nst_helpers.optimize import stylize
-from nst_helpers.settings import Settings
+from nst_helpers.runs.settings import Settings
+from nst_helpers.runs.vgg import check_precision, resolve_precision
 
 
 def test_lbfgs_lowers_the_loss_within_bounds(small_pair, tiny_extractor, tiny_settings):
@@ -99,11 +100,11 @@ def test_bfloat16_extractor_keeps_losses_float32(small_pair):
 
 
 def test_precision_choices(monkeypatch):
-    from nst_helpers import model
+    from nst_helpers import machine
 
-    monkeypatch.setattr(model, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
     assert resolve_precision("auto") == "bfloat16"  # no GPU on the test machines
-    monkeypatch.setattr(model, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: False)
     assert resolve_precision("auto") == "float32"
     assert resolve_precision("float16") == "float16"
     with pytest.raises(
@@ -158,7 +159,7 @@ def test_presets():
 
 
 def test_pyramid_depth_halves_down_to_about_ten_pixels():
-    from nst_helpers.pyramid import pyramid_depth
+    from nst_helpers.core.pyramid import pyramid_depth
 
     assert pyramid_depth(341, 512) == 6  # 341, 171, 86, 43, 22, 11 px on the short side
     assert pyramid_depth(24, 32) == 2
@@ -166,7 +167,7 @@ def test_pyramid_depth_halves_down_to_about_ten_pixels():
 
 
 def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
-    from nst_helpers.pyramid import PYRAMID_DECAY, ImageVariables
+    from nst_helpers.core.pyramid import PYRAMID_DECAY, ImageVariables
 
     start = tf.fill((1, 24, 32, 3), 0.25)
     pixels = ImageVariables(start, pyramid=True)
@@ -184,7 +185,7 @@ def test_pyramid_image_is_the_sum_of_its_upsampled_layers():
 
 
 def test_pyramid_penalises_only_pixels_outside_the_range():
-    from nst_helpers.pyramid import RANGE_PENALTY, ImageVariables
+    from nst_helpers.core.pyramid import RANGE_PENALTY, ImageVariables
 
     pixels = ImageVariables(tf.fill((1, 24, 32, 3), 0.5), pyramid=True)
 
@@ -232,7 +233,7 @@ def test_pyramid_setting_is_checked():
 
 
 def test_pyramid_gradient_reaches_clipped_pixels():
-    from nst_helpers.pyramid import ImageVariables
+    from nst_helpers.core.pyramid import ImageVariables
 
     pixels = ImageVariables(tf.fill((1, 24, 32, 3), 1.2), pyramid=True)  # every pixel clipped
 
@@ -294,7 +295,7 @@ def test_lbfgs_starts_again_when_scipy_ends_early(
     ],
 )
 def test_cpu_bfloat16_detection_reads_the_flags_line(cpuinfo, native):
-    from nst_helpers.model import cpu_has_bf16
+    from nst_helpers.machine import cpu_has_bf16
 
     assert cpu_has_bf16(cpuinfo) is native
 
@@ -313,9 +314,9 @@ def test_xla_compiled_steps_give_the_same_losses(
 
 
 def test_auto_precision_keeps_float32_on_gpus_until_float16_is_measured(monkeypatch):
-    from nst_helpers import model
+    from nst_helpers import machine
 
-    monkeypatch.setattr(model, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(machine, "cpu_has_bf16", lambda: True)
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
     assert resolve_precision("auto") == "float32"
     assert resolve_precision("float16") == "float16"  # still one argument away

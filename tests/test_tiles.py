@@ -9,9 +9,9 @@ from PIL import Image
 
 from conftest import gradient_image
 from nst_helpers.errors import NSTError
-from nst_helpers.memory import estimate_memory
-from nst_helpers.settings import Settings
-from nst_helpers.tiles import (
+from nst_helpers.runs.memory import estimate_memory
+from nst_helpers.runs.settings import Settings
+from nst_helpers.scale.tiles import (
     GIB,
     axis_starts,
     chunk_edges,
@@ -119,9 +119,9 @@ def test_tile_overlap_must_be_less_than_half_the_tile():
 
 
 def test_level_style_targets_match_the_whole_style_image(tiny_extractor):
-    from nst_helpers.images import image_to_tensor, resize_image
-    from nst_helpers.objective import make_targets
-    from nst_helpers.tile_jobs import level_style_targets
+    from nst_helpers.core.objective import make_targets
+    from nst_helpers.files.images import image_to_tensor, resize_image
+    from nst_helpers.scale.tile_jobs import level_style_targets
 
     style = gradient_image(128, 128, seed=1)
     content = image_to_tensor(gradient_image(40, 40))
@@ -150,7 +150,7 @@ def limit_for_tiles(**changes) -> float:
 @pytest.fixture(scope="module")
 def tiled_run(tiny_extractor):
     """A tiled run of the 96 px texture with the events it sent."""
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     events = []
     settings = small_settings(memory_limit=limit_for_tiles())
@@ -163,7 +163,7 @@ def tiled_run(tiny_extractor):
 
 @pytest.mark.slow
 def test_tiled_run_is_close_to_the_whole_image_run(tiny_extractor, tiled_run):
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     tiled, events = tiled_run
     content, style = texture(), gradient_image(128, 128, seed=1)
@@ -186,7 +186,7 @@ def test_tiled_run_is_close_to_the_whole_image_run(tiny_extractor, tiled_run):
 
 @pytest.mark.slow
 def test_ctrl_c_in_a_tile_keeps_the_canvas_so_far(tiny_extractor, tiled_run):
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     def interrupt(event):
         if event.step == 75:  # in the second tile of the tiled level
@@ -207,7 +207,7 @@ def test_ctrl_c_in_a_tile_keeps_the_canvas_so_far(tiny_extractor, tiled_run):
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_a_masked_tiled_run_keeps_the_photo_where_the_mask_is_black(tiny_extractor, optimizer):
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     mask = Image.new("L", (96, 72), 0)
     mask.paste(255, (56, 0, 96, 72))  # style on the right only: the left tiles are all black
@@ -226,31 +226,31 @@ def test_a_masked_tiled_run_keeps_the_photo_where_the_mask_is_black(tiny_extract
 
 
 def test_a_tile_that_ends_early_on_a_worker_without_a_budget_is_finished(tiny_extractor):
-    from nst_helpers.tile_jobs import TileJob, level_style_targets, refine_tile
-    from nst_helpers.tiles import Tile
+    from nst_helpers.scale.tile_jobs import TileJob, level_style_targets, refine_tile
+    from nst_helpers.scale.tiles import Tile
 
     settings = small_settings(optimizer="lbfgs", tile_steps=10)
     pixels = np.asarray(texture(48, 48), np.float32) / 255
     black = np.zeros((48, 48, 1), np.float32)  # zero gradient: L-BFGS ends on its own
     style = level_style_targets(tiny_extractor, [gradient_image(64, 64, seed=1)], settings, 48)
     job = TileJob(1, Tile(0, 0, 48, 48), pixels, pixels, style, black)
-    outcome = refine_tile(tiny_extractor, settings, job)  # as a worker runs it: no Run given
+    outcome = refine_tile(tiny_extractor, job, settings)  # as a worker runs it: no Run given
     assert len(outcome.history["total"]) < 10 and outcome.stopped == "finished"
 
 
 @pytest.mark.parametrize("workers", [0, -2, 1.5, True])
 def test_a_bad_worker_count_is_refused_before_any_work(monkeypatch, workers):
-    import nst_helpers.optimize
-    from nst_helpers.optimize import stylize
+    import nst_helpers.core.optimize
+    from nst_helpers.api import stylize
 
-    monkeypatch.setattr(nst_helpers.optimize, "optimize_level", None)  # no level may run
+    monkeypatch.setattr(nst_helpers.core.optimize, "optimize_level", None)  # no level may run
     settings = small_settings(memory_limit=limit_for_tiles())
     with pytest.raises(NSTError, match=f"workers must be a positive whole number, got {workers}"):
         stylize(texture(), texture(), settings, ray="auto", workers=workers)
 
 
 def test_level_steps_are_refused_for_a_tiled_run():
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     settings = small_settings(memory_limit=limit_for_tiles(), start_dim=48, level_steps=(5, 5, 5))
     with pytest.raises(
@@ -262,7 +262,7 @@ def test_level_steps_are_refused_for_a_tiled_run():
 
 
 def test_a_tiled_run_whose_budget_is_spent_starts_no_further_unit(tiny_extractor):
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     events = []
     settings = small_settings(memory_limit=limit_for_tiles(), time_budget=1e-6)
@@ -278,7 +278,7 @@ def test_a_tiled_run_whose_budget_is_spent_starts_no_further_unit(tiny_extractor
 def test_a_tiled_run_ends_on_time_and_a_generous_budget_runs_the_plan(tiny_extractor):
     import time
 
-    from nst_helpers.optimize import stylize
+    from nst_helpers.api import stylize
 
     style = gradient_image(128, 128, seed=1)
     limit = limit_for_tiles()
@@ -296,8 +296,8 @@ def test_a_tiled_run_ends_on_time_and_a_generous_budget_runs_the_plan(tiny_extra
 
 
 def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
-    from nst_helpers.cli import main
-    from nst_helpers.recipe import read_recipe
+    from nst_helpers.cli.command import main
+    from nst_helpers.runs.recipe import read_recipe
 
     content, style, output = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "out.png"
     texture().save(content)

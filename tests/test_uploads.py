@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import gradient_image, png_bytes
-from nst_helpers import uploads
 from nst_helpers.errors import NSTError
+from nst_helpers.notebook import uploads
 
 
 def test_uploads_from_ipywidgets_8():

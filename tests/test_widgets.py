@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from conftest import gradient_image, png_bytes
-from nst_helpers import display, gallery, samples, widgets
 from nst_helpers.errors import NSTError
+from nst_helpers.files import samples
+from nst_helpers.notebook import gallery, widgets
+from nst_helpers.show import display
 
 pytestmark = [
     # ipywidgets 7.7 (Colab's version) creates its comms through ipykernel's deprecated class.
@@ -183,7 +185,7 @@ def test_import_has_no_side_effects():
     import sys
 
     code = (
-        "import sys, nst_helpers.widgets; "
+        "import sys, nst_helpers.notebook.widgets; "
         "print(sorted(m for m in ('tensorflow', 'ipywidgets', 'matplotlib', 'IPython') "
         "if m in sys.modules))"
     )

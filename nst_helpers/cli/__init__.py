@@ -1,0 +1,1 @@
+"""The `nst` command (`command.main`) and its terminal handling."""

@@ -1,0 +1,260 @@
+"""Optimizing the image: the Adam loop the tutorial teaches, L-BFGS, and the coarse-to-fine levels.
+
+The loop the tutorial teaches is `adam_step`: one gradient step on a `tf.Variable` image with
+the network frozen, then a clip to [0, 1]. The bookkeeping around it (history, best image,
+events, interrupts, time budgets) is `nst_helpers.runs.run`; the image pyramid is
+`nst_helpers.core.pyramid`; the losses and their targets are `nst_helpers.core.objective`. A
+whole run (`stylize`) is `nst_helpers.api`; a batch of variants, `nst_helpers.core.variants`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nst_helpers.core.model import FeatureExtractor, build_extractor
+from nst_helpers.core.objective import (
+    compute_losses,
+    layer_masks,
+    load_mask,
+    make_targets,
+)
+from nst_helpers.core.pyramid import ImageVariables
+from nst_helpers.errors import NSTError
+from nst_helpers.files import images as imgs
+from nst_helpers.runs.memory import LBFGS_MEMORY
+from nst_helpers.runs.run import Run, Stop
+from nst_helpers.runs.settings import Settings
+from nst_helpers.runs.vgg import resolve_precision
+
+
+def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
+    """One step of the tutorial loop: gradient of the total loss, Adam update, clip to [0, 1].
+
+    Only `image` (a tf.Variable) changes; the network is frozen. Wrap it in `tf.function`.
+
+    Args:
+        image: tf.Variable (B, H, W, 3) in [0, 1].
+        optimizer: A Keras optimizer (e.g. `keras.optimizers.Adam`).
+        loss_fn: Maps the image to the losses dict ("total" is minimized; with one value per
+            image of a batch, their sum is: the images do not interact).
+
+    Returns:
+        The losses of the image before the update.
+    """
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        losses = loss_fn(image)
+    grad = tape.gradient(losses["total"], image)  # of the sum, for a batch
+    optimizer.apply_gradients([(grad, image)])
+    image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    return losses
+
+
+def make_adam(settings: Settings):
+    """A Keras Adam with the settings' learning rate and momentum (`lr`, `beta_1`)."""
+    import keras
+
+    # epsilon: our losses are scale-free and their gradients small, so Adam's epsilon must be
+    # tiny to keep Adam invariant to the loss scale (the TF tutorial's 0.1 assumes huge losses).
+    return keras.optimizers.Adam(learning_rate=settings.lr, beta_1=settings.beta_1, epsilon=1e-8)
+
+
+def initial_image(content, settings: Settings):
+    """The starting image: a copy of the content, or uniform noise from `settings.seed`."""
+    import tensorflow as tf
+
+    if settings.init == "content":
+        return tf.identity(content)
+    return tf.random.stateless_uniform(tf.shape(content), seed=(settings.seed, 0))
+
+
+def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:
+    """Builds the extractor the settings ask for, or checks that the one given matches them."""
+    if extractor is None:
+        return build_extractor(
+            settings.arch,
+            settings.weights,
+            settings.content_layers,
+            settings.style_layers,
+            settings.precision,
+            settings.pooling,
+        )
+    wanted = (
+        settings.arch,
+        settings.content_layers,
+        settings.style_layers,
+        resolve_precision(settings.precision),
+        settings.pooling,
+    )
+    have = (
+        extractor.arch,
+        extractor.content_layers,
+        extractor.style_layers,
+        extractor.precision,
+        extractor.pooling,
+    )
+    if have != wanted:
+        raise NSTError(
+            f"the extractor given ({have[0]}, content {list(have[1])}, style {list(have[2])}, "
+            f"{have[3]}, {have[4]} pooling) does not match the settings ({wanted[0]}, content "
+            f"{list(wanted[1])}, style {list(wanted[2])}, {wanted[3]}, {wanted[4]} pooling): "
+            "build it with the same arch, layers, precision and pooling, or pass none."
+        )
+    return extractor
+
+
+def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, steps):
+    """Optimizes at one size, starting from `previous` upsampled (or the initial image)."""
+    import tensorflow as tf
+
+    settings = run.settings
+    content_img, style_imgs, mask_img = inputs
+    content_pil, style_pils = imgs.prepare_images(content_img, style_imgs, settings, size)
+    content = imgs.image_to_tensor(content_pil)
+    content_targets, style_targets = make_targets(
+        extractor,
+        content,
+        [imgs.image_to_tensor(s) for s in style_pils],
+        settings.blend_weights(len(style_pils)),
+    )
+    masks, keep = None, None
+    if mask_img is not None:
+        pixel_mask = load_mask(mask_img, content_pil.size)
+        masks = layer_masks(pixel_mask, extractor)
+        keep = (pixel_mask, content)  # the photo stays where the mask is black, any optimizer
+    if previous is None:  # (B, H, W, 3): one start image per variant
+        start = tf.concat([initial_image(content, settings)] * len(weights), axis=0)
+    else:  # coarse-to-fine: the last level's result, upsampled, is this level's start
+        start = tf.clip_by_value(tf.image.resize(previous, tf.shape(content)[1:3], "bicubic"), 0, 1)
+    weights = tf.constant(weights, dtype=tf.float32)  # (B, 3)
+
+    def loss_fn(image):
+        return compute_losses(
+            extractor, image, content_targets, style_targets, settings, masks,
+            weights=weights, per_item=True,
+        )  # fmt: skip
+
+    run.begin_level(level, size, steps)
+    final = optimize_image(run, loss_fn, start, keep)
+    run.end_level()
+    return final
+
+
+def optimize_image(run: Run, loss_fn, start, keep=None):
+    """Runs the settings' optimizer from `start` for the current level of `run` (after
+    `begin_level`); returns the image reached (the best is `run.level_best`)."""
+    if run.settings.optimizer == "lbfgs":
+        return _run_lbfgs(run, loss_fn, start, keep)
+    return _run_adam(run, loss_fn, start, keep)
+
+
+def _run_adam(run: Run, loss_fn, start, keep=None):
+    import tensorflow as tf
+
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
+    # A fresh optimizer per level: a Keras 3 optimizer is bound to the variables it first saw.
+    optimizer = make_adam(run.settings)
+
+    decay = run.settings.ema
+    average = tf.Variable(start, name="image_average")
+    count = tf.Variable(0.0)
+
+    # autograph off: plain tensor code, no Python control flow to convert
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
+    def step():
+        if pixels.pyramid or pixels.keep is not None:
+            with tf.GradientTape() as tape:
+                losses, objective, before = pixels.objective(loss_fn)
+            grads = tape.gradient(objective, pixels.variables)
+            optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
+            if not pixels.pyramid:  # plain pixels stay in [0, 1], as adam_step keeps them
+                pixels.variables[0].assign(tf.clip_by_value(pixels.variables[0], 0.0, 1.0))
+        else:
+            before = tf.identity(pixels.variables[0])  # the image these losses belong to
+            losses = adam_step(pixels.variables[0], optimizer, loss_fn)
+        if decay:  # moving average of the iterates, warmed up so early steps count less
+            count.assign_add(1.0)
+            rate = tf.minimum(decay, (1.0 + count) / (10.0 + count))
+            average.assign(rate * average + (1.0 - rate) * pixels.clipped())
+        return losses, before
+
+    try:
+        while run.wants_step():
+            losses, before = step()
+            run.record(losses, before.numpy, pixels.clipped)
+    except Stop:
+        pass
+    except KeyboardInterrupt:
+        run.stopped = "interrupted"
+    if decay and run.level_best is not None and run.stopped != "non-finite":
+        # (a NaN step has already reached the average, so it is not used then)
+        run.use_average(average.numpy(), loss_fn(average))
+        return tf.convert_to_tensor(average)
+    return pixels.clipped()
+
+
+def _run_lbfgs(run: Run, loss_fn, start, keep=None):
+    """L-BFGS-B from scipy; each function evaluation counts as a step.
+
+    Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
+    (see `ImageVariables`). When scipy ends on its own before the budget is spent (its line
+    search can fail, the more so with the pyramid's straight-through gradient), it starts again
+    from where it got to with a fresh curvature memory, as long as that still lowers the loss.
+    """
+    import scipy.optimize
+    import tensorflow as tf
+
+    pixels = ImageVariables(start, run.settings.pyramid, keep)
+
+    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
+    def value_and_grad():
+        with tf.GradientTape() as tape:
+            losses, objective, image = pixels.objective(loss_fn)
+        grads = tape.gradient(objective, pixels.variables)
+        return losses, objective, tf.identity(image), grads
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if not run.wants_step():
+            raise Stop
+        pixels.assign(x)
+        losses, objective, image, grads = value_and_grad()
+        run.record(losses, image.numpy, lambda: image)
+        # scipy works in float64: return the value and gradient as such.
+        grad = np.concatenate([g.numpy().ravel() for g in grads]).astype(np.float64)
+        return float(objective), grad
+
+    bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
+    start_at = pixels.flat()
+    while True:
+        loss_before = run.best_loss.sum()
+        try:
+            answer = scipy.optimize.minimize(
+                fun,
+                start_at,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                # Run the whole budget: the relative losses have small gradients, which the
+                # default tolerances would mistake for convergence.
+                options={
+                    "maxfun": 10**9,
+                    "maxiter": 10**9,
+                    "ftol": 0.0,
+                    "gtol": 0.0,
+                    "maxcor": LBFGS_MEMORY,
+                },
+            )
+        except Stop:
+            break
+        except KeyboardInterrupt:
+            run.stopped = "interrupted"
+            break
+        # scipy ended on its own (e.g. a failed line search): go on if that attempt helped.
+        if run.best_loss.sum() >= loss_before or not run.wants_step():
+            break
+        start_at = answer.x
+    best = run.level_best
+    return tf.convert_to_tensor(best if best is not None else start)

@@ -1,0 +1,1 @@
+"""Files: decoding images safely, loading and saving them, output plans and locks, the samples."""

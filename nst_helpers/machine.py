@@ -1,0 +1,58 @@
+"""Facts about this machine: free memory, this process's peak memory, GPUs, bfloat16 support.
+
+The ground floor of the package: it imports nothing of ours, so every layer may ask it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_memory() -> int:
+    """This process's peak resident memory so far, in bytes (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
+
+
+def has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (whose memory is TensorFlow's to manage, not ours)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU does bfloat16 arithmetic natively (the avx512_bf16 or amx_bf16 flag).
+
+    Args:
+        cpuinfo: The text of /proc/cpuinfo (default: read it; False where it can't be read,
+            e.g. not Linux, to stay safe with float32).
+
+    Example:
+        >>> cpu_has_bf16("flags : fpu sse2 avx512f avx512_bf16")
+        True
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as info:
+                cpuinfo = info.read()
+        except OSError:
+            return False
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    return any(flag in flags.partition(":")[2].split() for flag in ("avx512_bf16", "amx_bf16"))

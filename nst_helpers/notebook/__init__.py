@@ -1,0 +1,1 @@
+"""Notebook widgets: the weight sliders, uploads and the gallery of results."""

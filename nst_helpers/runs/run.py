@@ -1,0 +1,353 @@
+"""The bookkeeping of a run: what it reports after each step (`Event`), what it returns
+(`Result`), and `Run`, which keeps the history, the best image, the time budget and the reason
+it stopped, for one image or a batch of them (a sweep) alike."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from nst_helpers import machine
+from nst_helpers.errors import NSTError
+from nst_helpers.files import images as imgs
+from nst_helpers.runs.settings import LOSS_NAMES, Settings
+
+
+@dataclass
+class Event:
+    """What the loop reports after each step.
+
+    Attributes:
+        step: Steps done so far, over all levels (1 .. steps).
+        steps: Steps planned over all levels; with a time budget, the most the run may take
+            (each level up to `Settings.steps`; a tiled run: its plan's steps), as it ends
+            when the budget does (see `expected_steps`).
+        losses: {"content", "style", "tv", "total"} of the image this step evaluated (of the
+            first image, in a sweep).
+        elapsed: Seconds since the optimization started.
+        image: The current image (H, W, 3) float32 array in [0, 1] on preview steps, else None.
+        level: Index of the coarse-to-fine level (0 when there is one level).
+        time_left: Seconds left of the time budget (`Settings.time_budget`), None without one.
+    """
+
+    step: int
+    steps: int
+    losses: dict[str, float]
+    elapsed: float
+    image: np.ndarray | None = None
+    level: int = 0
+    time_left: float | None = None
+
+    @property
+    def expected_steps(self) -> int:
+        """Steps the run is expected to end at: `steps`, or fewer where the time budget left
+        runs out first at the mean step time so far."""
+        if self.time_left is None or self.step < 1 or self.elapsed <= 0:
+            return max(self.steps, self.step)
+        more = int(max(0.0, self.time_left) / (self.elapsed / self.step))
+        return min(max(self.steps, self.step), self.step + more)
+
+    @property
+    def eta(self) -> float:
+        """Seconds left: the mean step time so far times the steps left to `expected_steps`,
+        and never more than the time budget left (0 once a run is past its plan)."""
+        if self.step < 1:
+            return 0.0
+        # `expected_steps` stops where the budget runs out, so this stays within it.
+        return self.elapsed / self.step * max(0, self.expected_steps - self.step)
+
+
+@dataclass
+class Result:
+    """What a run returns.
+
+    Attributes:
+        image: The final image.
+        best_image: The image we save: the one with the lowest total loss at the final size, or
+            with `ema` the moving average.
+        best_step: Index in `history` of the step `best_image` comes from (with `ema`, the last
+            step: the average includes every iterate up to it).
+        best_loss: The total loss of `best_image` (before `preserve_colors="luminance"`).
+        best_losses: Its {"content", "style", "tv", "total"}.
+        history: {"content", "style", "tv", "total": one value per step, all levels}.
+        seconds: {"setup": model + targets, "optimize": the loops, "per_step": mean step time}.
+        settings: The full settings used, as a dict.
+        stopped: "finished", "interrupted" (Ctrl-C), "time budget" or "non-finite" (NaN/inf).
+        steps_done: Steps run, over all levels.
+        levels: One {"max_dim", "steps", "seconds"} per coarse-to-fine level run.
+        peak_memory: The process's peak memory in bytes when the run ended.
+        recipe: The recipe `save` embeds (see `nst_helpers.runs.recipe`), or None.
+    """
+
+    image: Image.Image
+    best_image: Image.Image
+    best_step: int
+    best_loss: float
+    history: dict[str, list[float]]
+    seconds: dict[str, float]
+    settings: dict
+    stopped: str = "finished"
+    steps_done: int = 0
+    levels: list[dict] = field(default_factory=list)
+    peak_memory: int = 0
+    best_losses: dict[str, float] = field(default_factory=dict)
+    recipe: dict | None = None
+
+    def summary(self) -> str:
+        """One line: steps, time, and the losses of the best image."""
+        if not self.history["total"]:
+            return f"no steps run ({self.stopped})"
+        losses = self.best_losses
+        return (
+            f"{self.steps_done} steps in {self.seconds['optimize']:.1f} s "
+            f"({self.seconds['per_step']:.3f} s/step), {self.stopped}; best total loss "
+            f"{losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g}, "
+            f"tv {losses['tv']:.3g}) at step {self.best_step + 1}; "
+            f"peak memory {self.peak_memory / 2**30:.1f} GiB"
+        )
+
+    def save(self, path: str | os.PathLike, recipe: dict | None = None) -> Path:
+        """Saves `best_image` atomically, with its recipe embedded when `path` is a PNG.
+
+        This is how every result is saved (API, notebook and CLI), so `nst --recipe PATH` and
+        `nst --rerun PATH` work on any of them.
+
+        Args:
+            path: Output file (.png, .jpg, .jpeg or .webp); missing folders are created.
+            recipe: The recipe to embed (default: `self.recipe`, made by `stylize`).
+
+        Returns:
+            The path written.
+        """
+        from nst_helpers.runs.recipe import recipe_pnginfo
+
+        recipe = self.recipe if recipe is None else recipe
+        pnginfo = None if recipe is None else recipe_pnginfo(recipe)
+        return imgs.save_image(self.best_image, path, pnginfo=pnginfo)
+
+
+class NonFiniteLossError(NSTError):
+    """The loss became NaN or infinite. `result` holds the run up to the last good image
+    (`results`: one per image of a sweep)."""
+
+    def __init__(self, message: str, results: list[Result]):
+        super().__init__(message)
+        self.results = results
+        self.result = results[0]
+
+
+class Stop(Exception):
+    """Raised inside a level's loop to end it (budget spent, NaN, or interrupt)."""
+
+
+class Run:
+    """The bookkeeping of one run of `batch` images: history, best images, events, budgets.
+
+    Losses arrive as one value per image, shape (batch,); the events report the first image.
+    A non-finite loss of any image stops the whole run, keeping each image's best so far.
+    """
+
+    def __init__(self, settings: Settings, callbacks: list, started: float, batch: int = 1):
+        self.settings = settings
+        self.callbacks = callbacks
+        self.started = started
+        self.batch = batch
+        self.loop_start: float | None = None
+        self.history = [{name: [] for name in LOSS_NAMES} for _ in range(batch)]
+        self.level_steps = settings.steps_per_level()
+        self.total_steps = settings.max_steps()  # under a time budget, `wants_step`'s limit
+        # What a level's share of a time budget goes by: its steps x its side squared.
+        self.costs = [
+            n * size**2 for n, size in zip(self.level_steps, settings.levels(), strict=True)
+        ]
+        self.levels: list[dict] = []
+        self.stopped = "finished"
+        self.error: str | None = None
+        self.setup_seconds = 0.0
+
+    @property
+    def done(self) -> int:
+        """Steps recorded so far, over all levels."""
+        return len(self.history[0]["total"])
+
+    # --- levels -------------------------------------------------------------------------------
+    def begin_level(self, level: int, size: int, steps: int) -> None:
+        """Starts a coarse-to-fine level: its best image is tracked afresh."""
+        now = time.perf_counter()
+        if self.loop_start is None:
+            self.loop_start = now
+            self.setup_seconds = now - self.started
+        self.level, self.level_size, self.level_planned = level, size, steps
+        self.level_done = 0
+        self.level_start = now
+        self.level_best: np.ndarray | None = None  # (batch, H, W, 3)
+        self.best_loss = np.full(self.batch, math.inf)
+        self.best_step = np.full(self.batch, self.done)
+        self.best_losses = [dict.fromkeys(LOSS_NAMES, math.inf) for _ in range(self.batch)]
+        self.level_deadline = self._deadline(level)
+
+    def time_left(self) -> float | None:
+        """Seconds left of the time budget (negative once spent); None without one."""
+        budget = self.settings.time_budget
+        return None if budget is None else self.started + budget - time.perf_counter()
+
+    def seconds_for(self, first: int, last: int) -> float:
+        """Under a time budget, the share of the time left for levels first..last (inclusive):
+        their part of the cost (`costs`) of the levels still to run."""
+        still = sum(self.costs[first:])
+        if not still:
+            return 0.0
+        return sum(self.costs[first : last + 1]) / still * max(0.0, self.time_left())
+
+    def _deadline(self, level: int) -> float:
+        """When this level must stop under a time budget: its share of the time left."""
+        if self.settings.time_budget is None:
+            return math.inf
+        return time.perf_counter() + self.seconds_for(level, level)
+
+    def use_average(self, average: np.ndarray, losses: dict) -> None:
+        """With `ema`, the level's result is the moving average, with its own losses."""
+        self.level_best = average
+        for item in range(self.batch):
+            self.best_losses[item] = {n: float(np.ravel(losses[n])[item]) for n in LOSS_NAMES}
+        self.best_loss = np.array([b["total"] for b in self.best_losses])
+        self.best_step = np.full(self.batch, max(self.done - 1, 0))
+
+    def end_level(self) -> None:
+        seconds = time.perf_counter() - self.level_start
+        self.levels.append(
+            {"max_dim": self.level_size, "steps": self.level_done, "seconds": seconds}
+        )
+
+    # --- steps --------------------------------------------------------------------------------
+    def wants_step(self) -> bool:
+        """Whether the current level may take another step (steps and time left, not stopped)."""
+        if self.stopped != "finished":
+            return False
+        # A level takes at least one step, so a budget spent early still leaves the result's
+        # size with an evaluated image and finite best losses (one step over the budget).
+        if self.level_done and time.perf_counter() >= self.level_deadline:
+            if self.level == len(self.level_steps) - 1:
+                self.stopped = "time budget"
+            return False
+        return self.level_done < self._step_limit()
+
+    def _step_limit(self) -> int:
+        """The most steps of the current level: its plan, or under a time budget `steps`."""
+        return self.level_planned if self.settings.time_budget is None else self.settings.steps
+
+    def record(self, losses: dict, image_before: Callable[[], np.ndarray], current) -> None:
+        """Books one evaluated step and emits its event; raises Stop on a non-finite loss.
+
+        `losses` holds one value per image; `image_before()` is the (batch, H, W, 3) image the
+        losses belong to, `current()` the image now.
+        """
+        values = {name: np.ravel(np.asarray(losses[name], dtype=np.float64)) for name in LOSS_NAMES}
+        if not all(np.isfinite(v).all() for v in values.values()):
+            self._non_finite(values)
+            if self.level_best is None:  # a NaN on a level's first step: keep its start image
+                self.level_best = np.array(image_before())
+            raise Stop
+        step = self.done
+        for item, history in enumerate(self.history):
+            for name in LOSS_NAMES:
+                history[name].append(float(values[name][item]))
+        self.level_done += 1
+        improved = values["total"] < self.best_loss
+        if improved.any():
+            before = np.asarray(image_before())
+            if self.level_best is None:
+                self.level_best = before.copy()
+            for item in np.flatnonzero(improved):
+                self.level_best[item] = before[item]
+                self.best_loss[item] = values["total"][item]
+                self.best_step[item] = step
+                self.best_losses[item] = {n: float(values[n][item]) for n in LOSS_NAMES}
+        self._emit({name: float(values[name][0]) for name in LOSS_NAMES}, current)
+
+    def _emit(self, values: dict, current: Callable) -> None:
+        if not self.callbacks:
+            return
+        image = self._preview(current) if self._preview_due() else None
+        elapsed = time.perf_counter() - self.loop_start
+        event = Event(self.done, self.total_steps, values, elapsed, image, self._event_level(),
+                      self.time_left())  # fmt: skip
+        for callback in self.callbacks:
+            callback(event)
+
+    def _preview_due(self) -> bool:
+        """Whether this step's event carries the image: every `preview_every`, and the last."""
+        every = self.settings.preview_every
+        last = self.level == len(self.level_steps) - 1 and self.level_done == self.level_planned
+        return last or bool(every and self.done % every == 0)
+
+    def _preview(self, current: Callable) -> np.ndarray:
+        """The image an event shows, (H, W, 3)."""
+        return np.asarray(current())[0]
+
+    def _event_level(self) -> int:
+        return self.level
+
+    def _non_finite(self, values: dict) -> None:
+        self.stopped = "non-finite"
+        bad = ", ".join(
+            f"{name}={value[~np.isfinite(value)][0]}"
+            for name, value in values.items()
+            if not np.isfinite(value).all()
+        )
+        kept = (
+            f"the best image so far (step {int(self.best_step[0]) + 1})"
+            if self.level_best is not None
+            else "the start image"
+        )
+        self.error = (
+            f"the loss became non-finite at step {self.done + 1} ({bad}). Lower lr (--lr) or the "
+            f"loss weights; {kept} was kept."
+        )
+
+    # --- result -------------------------------------------------------------------------------
+    def results(self, image, final_size: tuple[int, int], settings: list[Settings]) -> list:
+        """One Result per image; raises NonFiniteLossError (holding them) after a NaN."""
+        seconds = time.perf_counter() - (self.loop_start or self.started)
+        final = np.asarray(image)
+        best = self.level_best if self.level_best is not None else final
+        if self.stopped == "non-finite":  # the image reached after a non-finite loss is not good
+            final = best
+        done = self.done
+        results = [
+            Result(
+                image=at_size(final[item], final_size),
+                best_image=at_size(best[item], final_size),
+                best_step=int(self.best_step[item]) if done else 0,
+                best_loss=float(self.best_loss[item]),
+                best_losses=self.best_losses[item],
+                history=self.history[item],
+                seconds={
+                    "setup": self.setup_seconds,
+                    "optimize": seconds,
+                    "per_step": seconds / max(done, 1),
+                },
+                settings=settings[item].to_dict(),
+                stopped=self.stopped,
+                steps_done=done,
+                levels=self.levels,
+                peak_memory=machine.peak_memory(),
+            )
+            for item in range(self.batch)
+        ]
+        if self.error:
+            raise NonFiniteLossError(self.error, results)
+        return results
+
+
+def at_size(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """The image at the run's final size (a run stopped at a coarse level is upsampled)."""
+    img = imgs.tensor_to_image(array)
+    return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)

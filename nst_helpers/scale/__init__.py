@@ -1,0 +1,1 @@
+"""Print sizes and many machines: tile plans, tiled coarse-to-fine runs and the Ray pool."""
