@@ -1,16 +1,22 @@
-"""An independent judge of style-transfer results, for benchmarks only (never optimized against).
+"""A second network's judgement of style-transfer results, for benchmarks only (never optimized
+against).
 
-The judge is a second VGG16, the trunk of the HED edge detector (../shared/weights/README.md):
-its weights are not the ones any run optimizes against, so its distances are an independent
-opinion of how stylized a result is and how much of the photo it kept. Both are relative
-distances, so they do not depend on the judge's activation scale:
+The judge is a second VGG16, the trunk of the HED edge detector (../shared/weights/README.md).
+It is not independent of the network runs optimize against in every sense: it is the same
+architecture, fine-tuned from the same ImageNet VGG16 for edge detection. But its weights are
+not the ones any run optimizes, so a result cannot score well by exploiting them. Its distances
+are relative, so they do not depend on the judge's activation scale:
 
     style   = mean over block1_conv1 ... block5_conv1 of ||G(result) - G(style)||_F / ||G(style)||_F
     content = ||F(result) - F(content)||_F / ||F(content)||_F   at block4_conv2
+    style_w2 = mean over the same layers of sqrt(W2^2 / E|f_style|^2), the Gaussian
+               2-Wasserstein distance of the features (nst_helpers.core.losses.gaussian_w2)
 
 with G the Gram matrix averaged over positions (nst_helpers.gram_matrix), and the content and
-style images resized to the result's size first. Lower is better for both; they trade off, so a
-result beats another only if it is at or below it on both (`at_or_below`, Pareto).
+style images resized to the result's size first. Two style distances, so that neither style loss
+a run can use (gram, wasserstein) is judged only by itself. Lower is better for all; content and
+style trade off, so a result beats another only if it is at or below it on both (`at_or_below`,
+Pareto, on the Gram style distance as in the stored time-to-quality runs).
 """
 
 from __future__ import annotations
@@ -37,12 +43,24 @@ def relative_distance(value, target) -> float:
     return float(tf.norm(value - target) / tf.maximum(tf.norm(target), 1e-300))
 
 
+def w2_distance(moments, target) -> float:
+    """sqrt(W2^2 / E|f_target|^2) of two layers' moments (0 when equal; scale-free)."""
+    import tensorflow as tf
+
+    from nst_helpers.core.losses import gaussian_w2
+
+    moments, target = tf.cast(moments, tf.float64), tf.cast(target, tf.float64)
+    squared = float(gaussian_w2(moments, target)[0])  # float64: W2^2 is a difference of traces
+    return (max(squared, 0.0) / max(float(tf.linalg.trace(target[0, :-1, :-1])), 1e-300)) ** 0.5
+
+
 @dataclass(frozen=True)
 class Scores:
     """The judge's two distances of one image (lower is better)."""
 
     content: float
     style: float
+    style_w2: float | None = None  # None in scores stored before the W2 distance existed
 
     def at_or_below(self, other: Scores) -> bool:
         """Whether this image is at least as good as `other` on both distances (Pareto)."""
@@ -67,10 +85,12 @@ class Judge:
 
     def _features(self, pil):
         import nst_helpers as nst
+        from nst_helpers.core.losses import style_statistics
 
         content, style = self.extractor(nst.image_to_tensor(pil))
         grams = {name: nst.gram_matrix(features) for name, features in style.items()}
-        return content[CONTENT_LAYER], grams
+        moments = {name: style_statistics(f, "wasserstein") for name, f in style.items()}
+        return content[CONTENT_LAYER], (grams, moments)
 
     def _targets_at(self, content, style, size: tuple[int, int]):
         from nst_helpers.files.decoding import pixels_sha256
@@ -91,9 +111,12 @@ class Judge:
         import nst_helpers as nst
 
         pil = image if hasattr(image, "mode") else nst.tensor_to_image(image)
-        content_target, style_grams = self._targets_at(content, style, pil.size)
-        features, grams = self._features(pil)
+        content_target, (style_grams, style_moments) = self._targets_at(content, style, pil.size)
+        features, (grams, moments) = self._features(pil)
         style_distance = sum(
             relative_distance(grams[name], style_grams[name]) for name in STYLE_LAYERS
         ) / len(STYLE_LAYERS)
-        return Scores(relative_distance(features, content_target), style_distance)
+        w2 = sum(w2_distance(moments[name], style_moments[name]) for name in STYLE_LAYERS)
+        return Scores(
+            relative_distance(features, content_target), style_distance, w2 / len(STYLE_LAYERS)
+        )

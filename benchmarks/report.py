@@ -191,9 +191,10 @@ def _judged_section() -> list[str]:
         "## Judged time to quality\n",
         "The loss above is what the runs minimize. What a user waits for is an image that looks "
         "finished: `benchmarks/time_to_quality.py` measures the time to the plain loop's "
-        "1000-step image as an independent network (the HED VGG16, `benchmarks/judge.py`) "
-        "judges it, content / style distances, lower is better, a mode reaching the target when "
-        "it is at or below it on both. Each run's ratios divide times from that run alone; a "
+        "1000-step image as a second network judges it (the HED VGG16, fine-tuned from ImageNet "
+        "VGG16 for edges, which no run optimizes against: `benchmarks/judge.py`), content / "
+        "style distances, lower is better, a mode reaching the target when it is at or below it "
+        "on both. Each run's ratios divide times from that run alone; a "
         "mode stops at the target, so its 240 s column shows where it stopped. The CLI's "
         "default is chosen from three runs per mode and pair: [TTQ_TUNING_NOISE.md]"
         "(TTQ_TUNING_NOISE.md). (In both full runs the fast preset had style weight 10.)\n",

@@ -1,4 +1,4 @@
-"""Time to the tutorial's quality, as an independent network judges it (issue 12).
+"""Time to the tutorial's quality, as a second network judges it (issue 12).
 
 Run from the repository root (the full setting took 118 and 129 minutes on a 2-core CPU):
 
@@ -224,8 +224,10 @@ def side_by_side(
 
 
 def choose_default(records: list[dict]) -> str | None:
-    """The fastest mode that reaches the target on every pair (by its slowest pair's ratio); a
-    mode not measured on every pair can't be it. Records: a full run's or ttq_tuning.py's."""
+    """Of the modes that reach the target on every pair, the one whose slowest pair is fastest
+    (the best worst-pair ratio). It need not be the fastest on each pair: another mode may win
+    one pair and lose on its slowest. A mode not measured on every pair can't be it.
+    Records: a full run's or ttq_tuning.py's."""
     winners = {}
     for name in records[0]["modes"]:
         if not all(name in record["modes"] for record in records):
@@ -239,7 +241,7 @@ def choose_default(records: list[dict]) -> str | None:
 def render(data: dict) -> str:
     """The markdown page, from the JSON alone."""
     lines = [
-        "# Time to the tutorial's quality, judged by an independent network",
+        "# Time to the tutorial's quality, judged by a second network",
         "",
         f"Measured {report.measured_line(data['measured'])} with `python benchmarks/"
         f"time_to_quality.py --setting {data['name']}` ({data['setting']['max_dim']} px). "
@@ -251,7 +253,8 @@ def render(data: dict) -> str:
         *report.judged_tables(data),
     ]
     default = choose_default(data["pairs"])
-    lines += ["", f"Fastest mode that reaches the target on every pair: {default or 'none'}."]
+    lines += ["", "Of the modes that reach the target on every pair, the one with the best slowest-"
+              f"pair ratio (`choose_default`): {default or 'none'}."]  # fmt: skip
     lines += ["", data["relabelled"]] if data.get("relabelled") else []
     lines += ["", *(f"![{r['pair']}]({r['side_by_side']})" for r in data["pairs"])]
     return "\n".join(lines) + "\n"

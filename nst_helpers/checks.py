@@ -75,3 +75,29 @@ def check_tiles(memory_limit: object, tile_size: object, overlap: object, steps:
             f"tile_overlap must be at least 0 and less than half of tile_size ({tile_size} px), "
             f"got {overlap}: e.g. --tile-overlap {tile_size // 8}."
         )
+
+
+def check_side(value: object, name: str) -> int:
+    """A size in pixels: a positive whole number up to MAX_SIDE."""
+    check_size(value, name)
+    if value > MAX_SIDE:
+        raise NSTError(
+            f"{name} must be at most {MAX_SIDE} pixels (far more than fits in memory), got "
+            f"{value}: use a smaller {name}."
+        )
+    return int(value)
+
+
+def check_sequence(value: object, name: str, example: str) -> list:
+    """`value` as a list if it is a list, tuple or array (not a string), else an NSTError."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+        raise NSTError(f"{name} must be a list of numbers such as {example}, got {value!r}.")
+    return list(value)
+
+
+def check_numbers(value: object, name: str, each: str | None = None) -> tuple[float, ...]:
+    """A tuple of finite numbers >= 0 from a list, tuple or array (`each` names one in messages)."""
+    numbers = check_sequence(value, name, "(0.7, 0.3)")
+    for number in numbers:
+        check_weight(number, each or f"each of {name}")
+    return tuple(float(number) for number in numbers)

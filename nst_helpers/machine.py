@@ -21,7 +21,18 @@ def available_memory() -> int | None:
 
 
 def peak_memory() -> int:
-    """This process's peak resident memory so far, in bytes (0 where unknown)."""
+    """This process's peak resident memory so far, in bytes (0 where unknown).
+
+    On Linux from /proc (VmHWM): getrusage's ru_maxrss survives exec, so a process started by a
+    large one (a notebook kernel, a test runner) would report its parent's size at the fork.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows

@@ -48,17 +48,20 @@ def test_short_run_moves_style_and_keeps_content(vgg16_real, weights_path):
     assert end["content"] < 1.0  # 1.0 would be the distance of an all-black image
 
 
-def test_losses_mean_the_same_at_two_sizes(vgg16_real, weights_path):
-    """The normalized losses of the same pair stay comparable when the image size doubles."""
-    values = {}
+def test_runs_at_two_sizes_reach_comparable_losses(vgg16_real, weights_path):
+    """The same run (Adam, 60 steps) at 128 and at 256 px: the normalized losses it starts and
+    ends at stay within a factor 1.5 when the image doubles (sums over positions would grow 4x).
+    Measured on this pair, 256 px over 128 px: content 1.26 at the first step that has one and
+    1.13 at the end, style 0.76 and 0.73: not equal, since the painting's strokes cover
+    other layers' receptive fields at another size."""
+    runs = {}
     for size in (128, 256):
-        settings = Settings(arch="vgg16", weights=str(weights_path), max_dim=size)
-        content, style = prepare_images(CONTENT, STYLE, settings)
-        # Score the painting itself (resized to the photo's shape) as if it were the result.
-        values[size] = losses_of(vgg16_real, style.resize(content.size), content, style, settings)
-    for name in ("content", "style", "tv", "total"):
-        ratio = values[256][name] / values[128][name]
-        assert 0.5 < ratio < 2.0, (name, values)
+        settings = Settings(arch="vgg16", weights=str(weights_path), max_dim=size, steps=60)
+        runs[size] = stylize(CONTENT, STYLE, settings, extractor=vgg16_real).history
+    for name in ("content", "style", "total"):
+        start = 1 if name == "content" else 0  # the content loss starts at 0 (the photo)
+        first, last = (runs[256][name][i] / runs[128][name][i] for i in (start, -1))
+        assert 1 / 1.5 < first < 1.5 and 1 / 1.5 < last < 1.5, (name, first, last)
 
 
 def test_feature_scale_does_not_change_the_losses(vgg16_real, weights_path):

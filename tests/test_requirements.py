@@ -76,6 +76,20 @@ def test_lower_bounds_are_at_or_below_colabs_versions():
             assert requirement.specifier.contains(Version(version)), (requirement, version)
 
 
+def test_every_lower_bound_is_the_version_ci_tests():
+    """The package's lower bounds are not promises of versions never installed: each is the
+    version the README's test command installs (constraints-colab.txt)."""
+    tested = colab_versions()
+    for entry in PYPROJECT["dependencies"]:
+        requirement = Requirement(entry)
+        (spec,) = requirement.specifier
+        assert spec.operator == ">=", entry
+        name = canonicalize_name(requirement.name)
+        assert name in tested, f"{name} is not pinned in constraints-colab.txt, so not tested"
+        low, pinned = Version(spec.version).release, Version(tested[name]).release
+        assert pinned[: len(low)] == low, f"{entry}: CI tests {tested[name]}"
+
+
 def test_readme_shows_the_requirements_path():
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"pip install -r requirements\.txt", readme)

@@ -95,6 +95,13 @@ def test_bfloat16_extractor_keeps_losses_float32(small_pair):
         content_layers=("block2_conv1",),
         style_layers=("block1_conv1",),
     )
+    from nst_helpers.core.objective import compute_losses, make_targets
+
+    image = tf.random.uniform((1, 16, 16, 3))
+    losses = compute_losses(extractor, image, *make_targets(extractor, image, image), settings)
+    assert {name: value.dtype for name, value in losses.items()} == dict.fromkeys(
+        ("content", "style", "tv", "total"), tf.float32
+    )
     result = stylize(*small_pair, settings, extractor=extractor)
     assert all(np.isfinite(result.history["total"]))
 
@@ -125,7 +132,8 @@ def test_time_budget_ends_the_run_on_time(small_pair, tiny_extractor, tiny_setti
     )
     assert result.stopped == "time budget"
     assert result.steps_done > 5
-    assert time.perf_counter() - start < 2.0 + 3.0  # one step and the result's bookkeeping over
+    over = time.perf_counter() - start - 2.0  # measured: 0.01-0.03 s (steps of 13-32 ms)
+    assert over < 0.3 + 2 * result.seconds["per_step"]  # at most a step and the bookkeeping
 
 
 def test_a_budget_spent_early_still_gives_each_level_one_step_and_finite_best_losses(

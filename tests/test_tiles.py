@@ -285,7 +285,8 @@ def test_a_tiled_run_ends_on_time_and_a_generous_budget_runs_the_plan(tiny_extra
     endless = small_settings(memory_limit=limit, steps=10**5, tile_steps=10**5, time_budget=12.0)
     start = time.perf_counter()
     cut = stylize(texture(), style, endless, extractor=tiny_extractor)
-    assert time.perf_counter() - start < 12.0 + 3.0  # a step per unit and the bookkeeping over
+    over = time.perf_counter() - start - 12.0
+    assert over < 1.0  # a step of the last unit, its blend and the bookkeeping
     assert cut.stopped == "time budget"
     assert [lv["tiles"] for lv in cut.recipe["options"]["tile_plan"]["levels"]] == [0, 6]
     steps = [lv["steps"] for lv in cut.levels]

@@ -137,6 +137,11 @@ def test_tweak_panel_reports_errors(small_pair, tiny_extractor, tiny_settings):
     panel = widgets.TweakPanel(content, style, wrong, tiny_extractor)
     assert panel.run() is None
     assert panel.gallery == [] and not panel.run_button.disabled
+    (shown,) = [output["text"] for output in panel.status.outputs]
+    assert shown.startswith("error: the extractor given (vgg16") and "does not match" in shown
+    assert shown.endswith(
+        "build it with the same arch, layers, precision and pooling, or pass none.\n"
+    )
 
 
 def test_tweak_ui_shows_an_existing_gallery(small_pair, tiny_extractor, tiny_settings):

@@ -35,6 +35,12 @@ SETTING_OPTIONS = [
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
     (("--pyramid",), "pyramid", "flag", "optimize the image at several scales: fewer steps"),
+    (
+        ("--style-loss",),
+        "style_loss",
+        str,
+        "gram (the paper's) or wasserstein (W2 of feature Gaussians)",
+    ),
     (("--memory-limit",), "memory_limit", float, "GiB the run may use; larger runs go in tiles"),
     (("--tile-size",), "tile_size", int, "tiled runs: long side of a tile in pixels"),
     (("--tile-overlap",), "tile_overlap", int, "tiled runs: pixels neighboring tiles share"),

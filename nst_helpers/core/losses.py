@@ -13,6 +13,11 @@ TensorFlow tutorial, the Keras example, jcjohnson/neural-style) compensate with 
 
 All three are then dimensionless numbers of order 1, and the same `content_weight`,
 `style_weight` and `tv_weight` mean the same thing for any network, weights or image size.
+
+A second style loss, `wasserstein_style_loss` (setting `style_loss="wasserstein"`, as
+crowsonkb/style-transfer-pytorch uses), compares each layer's features as Gaussians: their means
+and covariances, by the squared 2-Wasserstein distance, divided by the style's mean squared
+feature norm so that it is scale-free too. The Gram loss stays the default (the paper's).
 """
 
 from __future__ import annotations
@@ -118,6 +123,80 @@ def style_loss(
         )
         for name in target_grams
     ]
+    return tf.add_n(errors) / total_weight
+
+
+def style_statistics(features: tf.Tensor, kind: str = "gram", mask: tf.Tensor | None = None):
+    """What a style loss compares at one layer: the Gram matrix, or for "wasserstein" the
+    second moment of the features with a constant 1 appended, [[G, mean], [mean^T, 1]].
+
+    Both are averages over positions, so mixing styles and combining image chunks is a weighted
+    mean of them. Shape (B, C, C), or (B, C + 1, C + 1) for "wasserstein".
+    """
+    if kind == "wasserstein":
+        features = tf.cast(features, tf.float32)
+        # (B, H, W, C) -> (B, H, W, C + 1): E[f f^T] then holds the mean in its last column.
+        features = tf.concat([features, tf.ones_like(features[..., :1])], axis=-1)
+    return gram_matrix(features, mask)
+
+
+def gaussian_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """The squared 2-Wasserstein distance between two Gaussians given by their moments.
+
+    W2^2 = |m1 - m2|^2 + tr(S1 + S2 - 2 (S2^1/2 S1 S2^1/2)^1/2), for means m and covariances S.
+
+    Args:
+        moments: (B, C + 1, C + 1) from `style_statistics(..., "wasserstein")`.
+        target: (1 or B, C + 1, C + 1), the same for the style image.
+
+    Returns:
+        Shape (B,), in float64 for float64 moments, else float32.
+    """
+    channels = moments.shape[-1] - 1
+
+    def mean_and_cov(m):
+        mean = m[:, :channels, channels]  # (B, C)
+        return mean, m[:, :channels, :channels] - mean[:, :, None] * mean[:, None, :]
+
+    dtype = tf.float64 if moments.dtype == tf.float64 else tf.float32  # float32 at least
+    mean, cov = mean_and_cov(tf.cast(moments, dtype))
+    target_mean, target_cov = mean_and_cov(tf.cast(target, dtype))
+    values, vectors = tf.linalg.eigh(target_cov)  # the style's, a constant of the run
+    root = (vectors * tf.sqrt(tf.maximum(values, 0.0))[:, None, :]) @ tf.linalg.adjoint(vectors)
+    # tr((S2^1/2 S1 S2^1/2)^1/2) is the sum of the square roots of its eigenvalues; their
+    # gradient is finite for repeated eigenvalues, and the floor keeps it finite near 0.
+    middle = tf.linalg.eigvalsh(root @ cov @ root)  # (B, C)
+    floor = 1e-12 * tf.reduce_max(tf.linalg.trace(target_cov))
+    cross = tf.reduce_sum(tf.sqrt(tf.maximum(middle, floor)), axis=-1)
+    means = tf.reduce_sum(tf.square(mean - target_mean), axis=-1)
+    return means + tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * cross
+
+
+def wasserstein_style_loss(
+    features: Mapping[str, tf.Tensor],
+    targets: Mapping[str, tf.Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+    masks: Mapping[str, tf.Tensor] | None = None,
+    per_item: bool = False,
+) -> tf.Tensor:
+    """The Gaussian W2 style loss, relative: W2^2 / E|f_style|^2, as a weighted layer mean.
+
+    Arguments and weights as for `style_loss`, with `targets` from `style_statistics(...,
+    "wasserstein")`. Departure from crowsonkb/style-transfer-pytorch: divided by the style's
+    mean squared feature norm (the trace of its second moment), so scaling a layer's features by
+    any constant leaves it unchanged, as for the Gram loss: 0 when the means and covariances
+    equal the style's, 1 when the features are all zero.
+    """
+    weights = layer_weights or {name: 1.0 for name in targets}
+    total_weight = sum(weights[name] for name in targets)
+    masks = masks or {}
+    errors = []
+    for name, target in targets.items():
+        moments = style_statistics(features[name], "wasserstein", masks.get(name))
+        target = tf.cast(target, tf.float32)
+        scale = tf.maximum(tf.linalg.trace(target[:1, :-1, :-1])[0], _TINY)  # E|f|^2
+        error = gaussian_w2(moments, target) / scale
+        errors.append(weights[name] * (error if per_item else tf.reduce_sum(error)))
     return tf.add_n(errors) / total_weight
 
 

@@ -16,7 +16,9 @@ from nst_helpers.runs.settings import Settings
 from nst_helpers.runs.vgg import pools_before
 
 
-def make_targets(extractor: FeatureExtractor, content, style, blend=None) -> tuple[dict, dict]:
+def make_targets(
+    extractor: FeatureExtractor, content, style, blend=None, style_loss: str = "gram"
+) -> tuple[dict, dict]:
     """Computes the content targets (features) and style targets (Gram matrices).
 
     Args:
@@ -25,9 +27,11 @@ def make_targets(extractor: FeatureExtractor, content, style, blend=None) -> tup
         style: Style image tensor (1, h, w, 3) in [0, 1], or a list of them; sizes may differ.
         blend: With several styles, the weight of each (summing to 1; default equal): the
             target is the weighted mix of their Gram matrices.
+        style_loss: "gram", or "wasserstein": the targets are then the features' moments
+            (`losses.style_statistics`).
 
     Returns:
-        ({content layer: features}, {style layer: Gram matrix}).
+        ({content layer: features}, {style layer: Gram matrix, or moments}).
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     blend = blend or [1.0 / len(styles)] * len(styles)
@@ -36,7 +40,8 @@ def make_targets(extractor: FeatureExtractor, content, style, blend=None) -> tup
     for weight, image in zip(blend, styles, strict=True):
         _, style_features = extractor(image)
         for name, features in style_features.items():
-            grams[name] = grams.get(name, 0.0) + weight * L.gram_matrix(features)
+            statistics = L.style_statistics(features, style_loss)
+            grams[name] = grams.get(name, 0.0) + weight * statistics
     return content_targets, grams
 
 
@@ -57,8 +62,8 @@ def compute_losses(
         extractor: The feature extractor.
         image: The image (or batch of images) being optimized.
         content_targets: {layer: content-image features}, from `make_targets`.
-        style_targets: {layer: style-image Gram matrix}, from `make_targets`.
-        settings: Supplies the loss and layer weights.
+        style_targets: {layer: style-image Gram matrix (or moments)}, from `make_targets`.
+        settings: Supplies the loss and layer weights, and the style loss.
         masks: Optional {style layer: mask} from `layer_masks`, for style only inside a mask.
         weights: Optional (B, 3) content, style and TV weights, one row per image (a sweep);
             default: the settings' weights for every image.
@@ -69,7 +74,8 @@ def compute_losses(
     """
     content_features, style_features = extractor(image)  # one network pass for the whole batch
     content = L.content_loss(content_features, content_targets, per_item=per_item)
-    style = L.style_loss(
+    style_loss = L.wasserstein_style_loss if settings.style_loss == "wasserstein" else L.style_loss
+    style = style_loss(
         style_features, style_targets, settings.layer_weights(), masks, per_item=per_item
     )
     tv = L.tv_loss(image, per_item=per_item)

@@ -270,8 +270,8 @@ class TweakPanel:
                             callbacks=[bar],
                             **self.weights(),
                         )
-                except NSTError as err:
-                    print(f"error: {err}")
+                except NSTError as err:  # kept in the widget itself, shown with or without a kernel
+                    self.status.append_stdout(f"error: {err}\n")
                     return None
                 print(f"{item.label}: {item.result.summary()}")
         finally:

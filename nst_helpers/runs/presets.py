@@ -9,12 +9,9 @@ stylized, and keeps at least as much of the photo, as the plain tutorial loop's 
 - "fast": L-BFGS on an image pyramid, bfloat16 where the CPU has it, and style weight 12.
   Departure: the tutorial's style weight is 10; at 10 the preset reached the tutorial's quality
   on rocket x brush in none of 3 runs within 179 s, at 12 in all 3 (and on every other pair:
-  benchmarks/TTQ_TUNING_NOISE.md, the median of 3 runs per pair). Measured and left out: style
-  weight 11 (1 of 3 on rocket x brush), 15 and 30 (more stylized sooner, but on astronaut x
-  mosaic they keep less of the photo than the target), coarse-to-fine levels (no faster), a
-  stronger pyramid, less total variation and an unsquared style loss (single runs on astronaut
-  x mosaic: none clearly moved the trade-off past the target; their data was not stored, their
-  notes are benchmarks/archive/TUNING_NOTES.md).
+  benchmarks/TTQ_TUNING_NOISE.md, the median of 3 runs per pair). Measured and left out there:
+  style weight 11 (1 of 3 on rocket x brush), 15 and 30 (more stylized sooner, but on astronaut
+  x mosaic they keep less of the photo than the target).
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ from nst_helpers.checks import (
     SEED_RANGE,
     check_count,
     check_decay,
+    check_numbers,
     check_positive,
-    check_size,
+    check_sequence,
+    check_side,
     check_tiles,
     check_weight,
 )
@@ -36,6 +38,7 @@ from nst_helpers.runs.vgg import (
 INITS = ("content", "noise")
 LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
 OPTIMIZERS = ("adam", "lbfgs")
+STYLE_LOSSES = ("gram", "wasserstein")
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Settings:
         pyramid: Optimize the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
+        style_loss: "gram" (the paper's: Gram matrices) or "wasserstein" (each layer's features
+            as a Gaussian, compared by the 2-Wasserstein distance; `nst_helpers.core.losses`).
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
             default: on CPUs it makes the step slower (benchmarks/RESULTS.md), on GPUs it is
             not measured yet (benchmarks/gpu_check.sh measures it).
@@ -131,6 +136,7 @@ class Settings:
     ema: float = 0.0
     preserve_colors: str = "none"
     pyramid: bool = False
+    style_loss: str = "gram"
     jit_compile: bool = False
     memory_limit: float | None = None
     tile_size: int = 512
@@ -153,7 +159,7 @@ class Settings:
                     f"got {self.weights!r}."
                 )
             self.weights = os.fspath(self.weights)
-        _check_side(self.max_dim, "max_dim")
+        check_side(self.max_dim, "max_dim")
         check_count(self.steps, "steps")
         for name in ("content_weight", "style_weight", "tv_weight"):
             check_weight(getattr(self, name), name)
@@ -182,7 +188,7 @@ class Settings:
         self.content_layers = check_layers(self.arch, self.content_layers, "content")
         self.style_layers = check_layers(self.arch, self.style_layers, "style")
         if self.style_layer_weights is not None:
-            self.style_layer_weights = _numbers(
+            self.style_layer_weights = check_numbers(
                 self.style_layer_weights, "style_layer_weights", "each style layer weight"
             )
             if len(self.style_layer_weights) != len(self.style_layers):
@@ -208,13 +214,13 @@ class Settings:
             )
         check_precision(self.precision)
         if self.start_dim is not None:
-            _check_side(self.start_dim, "start_dim")
+            check_side(self.start_dim, "start_dim")
         check_positive(self.level_ratio, "level_ratio")
         if self.level_ratio <= 1:
             raise NSTError(f"level_ratio must be greater than 1, got {self.level_ratio!r}.")
         self.levels()  # a plan of at most MAX_LEVELS levels, or a message naming the fix
         if self.level_steps is not None:
-            steps = _sequence(self.level_steps, "level_steps", "(50, 100)")
+            steps = check_sequence(self.level_steps, "level_steps", "(50, 100)")
             self.level_steps = tuple(check_count(n, "each of level_steps") for n in steps)
             if len(self.level_steps) != len(self.levels()):
                 raise NSTError(
@@ -228,12 +234,18 @@ class Settings:
 
     def _check_style_options(self) -> None:
         if self.style_blend is not None:
-            self.style_blend = _numbers(self.style_blend, "style_blend", "each style_blend weight")
+            self.style_blend = check_numbers(
+                self.style_blend, "style_blend", "each style_blend weight"
+            )
             if sum(self.style_blend) == 0:
                 raise NSTError("style_blend weights are all 0: give at least one positive weight.")
         if self.pooling not in POOLINGS:
             raise NSTError(
                 f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}."
+            )
+        if self.style_loss not in STYLE_LOSSES:
+            raise NSTError(
+                f"unknown style_loss {self.style_loss!r}: choose one of {', '.join(STYLE_LOSSES)}."
             )
         self.preserve_colors = check_preserve_colors(self.preserve_colors)
         if not isinstance(self.pyramid, (bool, np.bool_)):
@@ -325,32 +337,6 @@ def _level_sizes(start: int, end: int, ratio: float) -> list[int] | None:
             return None
         sizes.append(max(sizes[-1] + 1, round(sizes[-1] * ratio)))
     return [*sizes, end]
-
-
-def _check_side(value: object, name: str) -> int:
-    """A size in pixels: a positive whole number up to MAX_SIDE."""
-    check_size(value, name)
-    if value > MAX_SIDE:
-        raise NSTError(
-            f"{name} must be at most {MAX_SIDE} pixels (far more than fits in memory), got "
-            f"{value}: use a smaller {name}."
-        )
-    return int(value)
-
-
-def _sequence(value: object, name: str, example: str) -> list:
-    """`value` as a list if it is a list, tuple or array (not a string), else an NSTError."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
-        raise NSTError(f"{name} must be a list of numbers such as {example}, got {value!r}.")
-    return list(value)
-
-
-def _numbers(value: object, name: str, each: str | None = None) -> tuple[float, ...]:
-    """A tuple of finite numbers >= 0 from a list, tuple or array (`each` names one in messages)."""
-    numbers = _sequence(value, name, "(0.7, 0.3)")
-    for number in numbers:
-        check_weight(number, each or f"each of {name}")
-    return tuple(float(number) for number in numbers)
 
 
 _FIELDS = [field.name for field in dataclasses.fields(Settings)]
