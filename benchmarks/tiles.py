@@ -1,7 +1,7 @@
 """Print size in tiles, and a folder on Ray: what `nst --max-dim 4096` and `--ray` cost here.
 
     python benchmarks/tiles.py --part ray      # 8 small images, in-process and 1 or 2 workers
-    python benchmarks/tiles.py --part hires    # 4096 px from a bundled pair in 8 GiB (~30 min)
+    python benchmarks/tiles.py --part hires    # 4096 px from a bundled pair in 8 GiB (~13 min)
     python benchmarks/tiles.py --render        # TILES.md again from tiles.json, running nothing
 
 Writes benchmarks/tiles.json; benchmarks/TILES.md is rendered from it alone. The hires part
@@ -53,8 +53,8 @@ def settings_for(part: str, smoke: bool):
         return Settings(**tiny, max_dim=32, steps=4)
     real = {"arch": "vgg16", "weights": WEIGHTS, "precision": "bfloat16", "preview_every": 0}
     if part == "hires":
-        # Budgeted for about 40 min on a shared 2-core CPU: few steps per tile, large tiles
-        # (fewer tiles, so less overlap to compute twice and fewer traced steps).
+        # About 13 min on an idle 2-core CPU (TILES.md): few steps per tile, large tiles
+        # (fewer tiles, so less overlap to compute twice).
         return Settings(**real, max_dim=4096, steps=30, tile_steps=6, tile_size=768,
                         tile_overlap=64, memory_limit=8.0)  # fmt: skip
     return Settings(**real, max_dim=128, steps=30)
@@ -232,7 +232,7 @@ def render(data: dict) -> str:
                     [
                         "time",
                         f"{h['seconds'] / 60:.1f} min (plan's estimate "
-                        f"{report.number(h['estimated_minutes'], '.0f', 'none')} min)",
+                        f"{report.number(h['estimated_minutes'], '.1f', 'none')} min)",
                     ],
                     [
                         "peak memory (process)",
@@ -253,9 +253,11 @@ def render(data: dict) -> str:
             "borders against everywhere else (within 10 % of 1: no visible seams). Crop across a "
             "tile corner at full resolution: `tiles_corner_crop.jpg`; the same crop of whole-image "
             "runs at a quarter of the size and at the base size, upscaled, beside it: "
-            "`tiles_side_by_side.jpg` (from the 2026-12-01 run: shrunk to 248 px each).",
+            "`tiles_side_by_side.jpg`.",
             "",
         ]
+    if "hires_before" in data:
+        lines += _before_after(data["hires_before"], data["hires"])
     if "ray" in data:
         r = data["ray"]
         lines += [
@@ -275,6 +277,31 @@ def render(data: dict) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _before_after(before: dict, after: dict) -> list[str]:
+    """The same plan measured with earlier code (a stored run) and with this code."""
+    rows = [
+        [f"{run['measured']['date']}, {run.get('code', 'this code')}",
+         f"{run['seconds'] / 60:.1f} min",
+         *(f"{level['seconds'] / 60:.1f} min" for level in run["levels"]),
+         f"{run['estimated_minutes']:.1f} min", f"{run['peak_memory_gib']:.2f} GiB",
+         run.get("note", "")]
+        for run in (before, after)
+    ]  # fmt: skip
+    return [
+        "### Before and after: the same plan and settings",
+        "",
+        report.table(
+            ["run", "time", "whole-image level", "tiled level", "plan's estimate", "peak", "note"],
+            rows,
+        ),  # fmt: skip
+        "",
+        "The runs are days apart, on a machine shared with other work the first time: the "
+        "difference is mostly the machine's load, not the code. The code's own share, side by "
+        "side in one process: [TILE_TRACE.md](TILE_TRACE.md).",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

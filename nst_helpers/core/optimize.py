@@ -119,6 +119,7 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
         content,
         [imgs.image_to_tensor(s) for s in style_pils],
         settings.blend_weights(len(style_pils)),
+        settings.style_loss,
     )
     masks, keep = None, None
     if mask_img is not None:
@@ -146,115 +147,151 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
 def optimize_image(run: Run, loss_fn, start, keep=None):
     """Runs the settings' optimizer from `start` for the current level of `run` (after
     `begin_level`); returns the image reached (the best is `run.level_best`)."""
-    if run.settings.optimizer == "lbfgs":
-        return _run_lbfgs(run, loss_fn, start, keep)
-    return _run_adam(run, loss_fn, start, keep)
+    return ImageOptimizer(run.settings, loss_fn, start, keep).run(run)
 
 
-def _run_adam(run: Run, loss_fn, start, keep=None):
-    import tensorflow as tf
+class ImageOptimizer:
+    """The settings' optimizer (Adam or L-BFGS) on one image's variables, its step traced once.
 
-    pixels = ImageVariables(start, run.settings.pyramid, keep)
-    # A fresh optimizer per level: a Keras 3 optimizer is bound to the variables it first saw.
-    optimizer = make_adam(run.settings)
+    `reset` it to another start of the same shape and `run` it again: the traced step is reused,
+    so the tiles of a level pay for one trace, not one each (`scale.tile_jobs`). That holds only
+    if `loss_fn` reads whatever differs between the images (targets, masks) from variables.
+    """
 
-    decay = run.settings.ema
-    average = tf.Variable(start, name="image_average")
-    count = tf.Variable(0.0)
+    def __init__(self, settings: Settings, loss_fn, start, keep=None):
+        import tensorflow as tf
 
-    # autograph off: plain tensor code, no Python control flow to convert
-    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
-    def step():
+        self.settings, self.loss_fn = settings, loss_fn
+        self.pixels = ImageVariables(start, settings.pyramid, keep)
+        # autograph off: plain tensor code, no Python control flow to convert
+        compile_step = tf.function(autograph=False, jit_compile=settings.jit_compile or None)
+        if settings.optimizer == "lbfgs":
+            self._value_and_grad = compile_step(self._lbfgs_value_and_grad)
+            return
+        # Its own Keras optimizer (one is bound to the variables it first saw), built now so that
+        # `reset` can put back its state before the first step.
+        self.optimizer = make_adam(settings)
+        self.optimizer.build(self.pixels.variables)
+        self._fresh = [v.numpy() for v in self.optimizer.variables]  # its state before step 1
+        self.average = tf.Variable(start, name="image_average")
+        self.count = tf.Variable(0.0)
+        self._step = compile_step(self._adam_step)
+
+    def reset(self, start, keep=None) -> None:
+        """Starts again from `start` (the same shape), as a new optimizer would."""
+        self.pixels.reset(start, keep)
+        if self.settings.optimizer == "adam":
+            for variable, value in zip(self.optimizer.variables, self._fresh, strict=True):
+                variable.assign(value)
+            self.average.assign(start)
+            self.count.assign(0.0)
+
+    def run(self, run: Run):
+        """Steps while `run` wants them; returns the image reached."""
+        if self.settings.optimizer == "lbfgs":
+            return self._run_lbfgs(run)
+        return self._run_adam(run)
+
+    def _adam_step(self):
+        import tensorflow as tf
+
+        pixels, optimizer = self.pixels, self.optimizer
         if pixels.pyramid or pixels.keep is not None:
             with tf.GradientTape() as tape:
-                losses, objective, before = pixels.objective(loss_fn)
+                losses, objective, before = pixels.objective(self.loss_fn)
             grads = tape.gradient(objective, pixels.variables)
             optimizer.apply_gradients(zip(grads, pixels.variables, strict=True))
             if not pixels.pyramid:  # plain pixels stay in [0, 1], as adam_step keeps them
                 pixels.variables[0].assign(tf.clip_by_value(pixels.variables[0], 0.0, 1.0))
         else:
             before = tf.identity(pixels.variables[0])  # the image these losses belong to
-            losses = adam_step(pixels.variables[0], optimizer, loss_fn)
+            losses = adam_step(pixels.variables[0], optimizer, self.loss_fn)
+        decay = self.settings.ema
         if decay:  # moving average of the iterates, warmed up so early steps count less
-            count.assign_add(1.0)
-            rate = tf.minimum(decay, (1.0 + count) / (10.0 + count))
-            average.assign(rate * average + (1.0 - rate) * pixels.clipped())
+            self.count.assign_add(1.0)
+            rate = tf.minimum(decay, (1.0 + self.count) / (10.0 + self.count))
+            self.average.assign(rate * self.average + (1.0 - rate) * pixels.clipped())
         return losses, before
 
-    try:
-        while run.wants_step():
-            losses, before = step()
-            run.record(losses, before.numpy, pixels.clipped)
-    except Stop:
-        pass
-    except KeyboardInterrupt:
-        run.stopped = "interrupted"
-    if decay and run.level_best is not None and run.stopped != "non-finite":
-        # (a NaN step has already reached the average, so it is not used then)
-        run.use_average(average.numpy(), loss_fn(average))
-        return tf.convert_to_tensor(average)
-    return pixels.clipped()
+    def _run_adam(self, run: Run):
+        import tensorflow as tf
 
-
-def _run_lbfgs(run: Run, loss_fn, start, keep=None):
-    """L-BFGS-B from scipy; each function evaluation counts as a step.
-
-    Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
-    (see `ImageVariables`). When scipy ends on its own before the budget is spent (its line
-    search can fail, the more so with the pyramid's straight-through gradient), it starts again
-    from where it got to with a fresh curvature memory, as long as that still lowers the loss.
-    """
-    import scipy.optimize
-    import tensorflow as tf
-
-    pixels = ImageVariables(start, run.settings.pyramid, keep)
-
-    @tf.function(autograph=False, jit_compile=run.settings.jit_compile or None)
-    def value_and_grad():
-        with tf.GradientTape() as tape:
-            losses, objective, image = pixels.objective(loss_fn)
-        grads = tape.gradient(objective, pixels.variables)
-        return losses, objective, tf.identity(image), grads
-
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        if not run.wants_step():
-            raise Stop
-        pixels.assign(x)
-        losses, objective, image, grads = value_and_grad()
-        run.record(losses, image.numpy, lambda: image)
-        # scipy works in float64: return the value and gradient as such.
-        grad = np.concatenate([g.numpy().ravel() for g in grads]).astype(np.float64)
-        return float(objective), grad
-
-    bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
-    start_at = pixels.flat()
-    while True:
-        loss_before = run.best_loss.sum()
         try:
-            answer = scipy.optimize.minimize(
-                fun,
-                start_at,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                # Run the whole budget: the relative losses have small gradients, which the
-                # default tolerances would mistake for convergence.
-                options={
-                    "maxfun": 10**9,
-                    "maxiter": 10**9,
-                    "ftol": 0.0,
-                    "gtol": 0.0,
-                    "maxcor": LBFGS_MEMORY,
-                },
-            )
+            while run.wants_step():
+                losses, before = self._step()
+                run.record(losses, before.numpy, self.pixels.clipped)
         except Stop:
-            break
+            pass
         except KeyboardInterrupt:
             run.stopped = "interrupted"
-            break
-        # scipy ended on its own (e.g. a failed line search): go on if that attempt helped.
-        if run.best_loss.sum() >= loss_before or not run.wants_step():
-            break
-        start_at = answer.x
-    best = run.level_best
-    return tf.convert_to_tensor(best if best is not None else start)
+        if self.settings.ema and run.level_best is not None and run.stopped != "non-finite":
+            # (a NaN step has already reached the average, so it is not used then)
+            run.use_average(self.average.numpy(), self.loss_fn(self.average))
+            return tf.convert_to_tensor(self.average)
+        return self.pixels.clipped()
+
+    def _lbfgs_value_and_grad(self):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            losses, objective, image = self.pixels.objective(self.loss_fn)
+        grads = tape.gradient(objective, self.pixels.variables)
+        return losses, objective, tf.identity(image), grads
+
+    def _run_lbfgs(self, run: Run):
+        """L-BFGS-B from scipy; each function evaluation counts as a step.
+
+        Plain pixels are boxed in [0, 1] by L-BFGS-B's bounds; a pyramid's scales are unbounded
+        (see `ImageVariables`). When scipy ends on its own before the budget is spent (its line
+        search can fail, the more so with the pyramid's straight-through gradient), it starts
+        again from where it got to with a fresh curvature memory, as long as that still lowers
+        the loss.
+        """
+        import scipy.optimize
+        import tensorflow as tf
+
+        pixels = self.pixels
+        start = pixels.clipped()
+
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            if not run.wants_step():
+                raise Stop
+            pixels.assign(x)
+            losses, objective, image, grads = self._value_and_grad()
+            run.record(losses, image.numpy, lambda: image)
+            # scipy works in float64: return the value and gradient as such.
+            grad = np.concatenate([g.numpy().ravel() for g in grads]).astype(np.float64)
+            return float(objective), grad
+
+        bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
+        start_at = pixels.flat()
+        while True:
+            loss_before = run.best_loss.sum()
+            try:
+                answer = scipy.optimize.minimize(
+                    fun,
+                    start_at,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=bounds,
+                    # Run the whole budget: the relative losses have small gradients, which the
+                    # default tolerances would mistake for convergence.
+                    options={
+                        "maxfun": 10**9,
+                        "maxiter": 10**9,
+                        "ftol": 0.0,
+                        "gtol": 0.0,
+                        "maxcor": LBFGS_MEMORY,
+                    },
+                )
+            except Stop:
+                break
+            except KeyboardInterrupt:
+                run.stopped = "interrupted"
+                break
+            # scipy ended on its own (e.g. a failed line search): go on if that attempt helped.
+            if run.best_loss.sum() >= loss_before or not run.wants_step():
+                break
+            start_at = answer.x
+        best = run.level_best
+        return tf.convert_to_tensor(best if best is not None else start)

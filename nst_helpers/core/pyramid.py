@@ -45,12 +45,27 @@ class ImageVariables:
 
         batch, height, width = (int(side) for side in start.shape[:3])
         self.size = (height, width)
-        self.keep = keep  # (mask (1, H, W, 1) in [0, 1], photo (1, H, W, 3)) or None
+        # (mask (1, H, W, 1) in [0, 1], photo (1, H, W, 3)) or None; variables, so `reset`
+        # can change them under a step already traced
+        self.keep = None if keep is None else tuple(tf.Variable(k, trainable=False) for k in keep)
         self.variables = [tf.Variable(start, name="image")]
         if pyramid:
             for k in range(1, pyramid_depth(height, width)):
                 shape = (batch, -(-height // 2**k), -(-width // 2**k), 3)
                 self.variables.append(tf.Variable(tf.zeros(shape), name=f"pyramid_{k}"))
+
+    def reset(self, start, keep: tuple | None = None) -> None:
+        """Starts again from `start` (the same shape) with scales at 0, and `keep`'s mask and
+        photo (given exactly when they were at construction)."""
+        import tensorflow as tf
+
+        if (keep is None) != (self.keep is None):
+            raise ValueError("reset takes keep exactly when the variables were made with one")
+        self.variables[0].assign(start)
+        for scale in self.variables[1:]:
+            scale.assign(tf.zeros_like(scale))
+        for variable, value in zip(self.keep or (), keep or (), strict=True):
+            variable.assign(value)
 
     @property
     def pyramid(self) -> bool:

@@ -47,11 +47,11 @@ class TileOutcome:
 
 
 def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> dict:
-    """The style Gram targets of a level whose long side is `dim`, in chunks of `tile_size`:
-    the style image at `dim * style_scale`, but no larger than it is.
+    """The style targets (Gram matrices, or moments) of a level whose long side is `dim`, in
+    chunks of `tile_size`: the style image at `dim * style_scale`, but no larger than it is.
 
-    The Gram matrix is an average over positions, so the whole image's is the mean of its
-    chunks' weighted by their positions (up to the network's padding at chunk edges).
+    Both are averages over positions, so the whole image's is the mean of its chunks' weighted
+    by their positions (up to the network's padding at chunk edges).
     """
     import tensorflow as tf
 
@@ -72,46 +72,102 @@ def level_style_targets(extractor, style_imgs, settings: Settings, dim: int) -> 
                 _, features = extractor(tf.constant(array[None, top:bottom, left:right]))
                 for name, value in features.items():
                     positions = float(value.shape[1] * value.shape[2])
-                    sums[name] = sums.get(name, 0.0) + positions * L.gram_matrix(value)
+                    statistics = L.style_statistics(value, settings.style_loss)
+                    sums[name] = sums.get(name, 0.0) + positions * statistics
                     counts[name] = counts.get(name, 0.0) + positions
         for name in sums:
             targets[name] = targets.get(name, 0.0) + weight * sums[name] / counts[name]
     return {name: np.asarray(value) for name, value in targets.items()}
 
 
+class TileProgram:
+    """What the tiles of one shape share in a process: variables for a tile's inputs (its photo,
+    the photo's features, the level's style targets, its mask) and the optimizer whose step reads
+    them. The step is traced for the first tile only; each later tile is `load`ed into it."""
+
+    def __init__(self, extractor, job: TileJob, settings: Settings):
+        import tensorflow as tf
+
+        from nst_helpers.core.objective import compute_losses, layer_masks
+        from nst_helpers.core.optimize import ImageOptimizer
+
+        self.extractor = extractor
+        content, start = tf.constant(job.content[None]), tf.constant(job.start[None])
+        features, _ = extractor(content)
+        self.content_targets = _variables(features)
+        self.style_targets = _variables(job.style_targets)
+        self.masks, keep = None, None
+        if job.mask is not None:  # as in a whole-image run: masked Grams, the photo kept outside
+            pixel_mask = tf.constant(job.mask[None])
+            self.masks, keep = _variables(layer_masks(pixel_mask, extractor)), (pixel_mask, content)
+
+        def loss_fn(image):
+            return compute_losses(
+                extractor, image, self.content_targets, self.style_targets, settings, self.masks,
+                per_item=True,
+            )  # fmt: skip
+
+        self.optimizer = ImageOptimizer(settings, loss_fn, start, keep)
+
+    def load(self, job: TileJob) -> None:
+        """Puts another tile of the same shape (and mask or not) into the variables."""
+        import tensorflow as tf
+
+        from nst_helpers.core.objective import layer_masks
+
+        content = tf.constant(job.content[None])
+        features, _ = self.extractor(content)
+        _assign(self.content_targets, features)
+        _assign(self.style_targets, job.style_targets)
+        keep = None
+        if job.mask is not None:
+            pixel_mask = tf.constant(job.mask[None])
+            _assign(self.masks, layer_masks(pixel_mask, self.extractor))
+            keep = (pixel_mask, content)
+        self.optimizer.reset(tf.constant(job.start[None]), keep)
+
+
+def tile_program(extractor, job: TileJob, settings: Settings) -> TileProgram:
+    """The extractor's program for tiles like `job` with these settings, loaded with `job`: the
+    one kept from the last tile where it fits (one per extractor), else a new one, kept."""
+    key = (repr(settings), job.start.shape, job.mask is not None)
+    kept = extractor.traced.get("tile")
+    if kept is not None and kept[0] == key:
+        kept[1].load(job)
+        return kept[1]
+    program = TileProgram(extractor, job, settings)
+    extractor.traced["tile"] = (key, program)
+    return program
+
+
+def _variables(tensors: dict) -> dict:
+    import tensorflow as tf
+
+    return {name: tf.Variable(value, trainable=False) for name, value in tensors.items()}
+
+
+def _assign(variables: dict, tensors: dict) -> None:
+    for name, variable in variables.items():
+        variable.assign(tensors[name])
+
+
 def refine_tile(extractor, job: TileJob, settings: Settings, run: Run | None = None) -> TileOutcome:
     """Runs at most `tile_steps` steps of the library's loop on one tile; its best pixels.
 
     With `run` (in-process) the steps go into that run's history and events; without it (on a
-    worker) the tile keeps its own history and returns it.
+    worker) the tile keeps its own history and returns it. Tiles of one shape share one traced
+    step (`tile_program`).
     """
-    import tensorflow as tf
-
-    from nst_helpers.core.objective import compute_losses, layer_masks
-    from nst_helpers.core.optimize import optimize_image
-
     remote = run is None
     if remote:  # its own bookkeeping; a budget arrives as the job's seconds
         run = Run(settings.replace(time_budget=None), [], time.perf_counter())
-    content = tf.constant(job.content[None])
-    content_targets, _ = extractor(content)
-    style_targets = {name: tf.constant(value) for name, value in job.style_targets.items()}
-    masks, keep = None, None
-    if job.mask is not None:  # as in a whole-image run: masked Grams, the photo kept outside
-        pixel_mask = tf.constant(job.mask[None])
-        masks, keep = layer_masks(pixel_mask, extractor), (pixel_mask, content)
-
-    def loss_fn(image):
-        return compute_losses(
-            extractor, image, content_targets, style_targets, settings, masks, per_item=True
-        )
-
+    program = tile_program(extractor, job, settings)
     run.begin_level(
         0 if remote else job.unit, max(job.tile.width, job.tile.height), settings.tile_steps
     )
     if job.seconds is not None:
         run.level_deadline = time.perf_counter() + job.seconds
-    final = optimize_image(run, loss_fn, tf.constant(job.start[None]), keep)
+    final = program.optimizer.run(run)
     run.end_level()
     cut = job.seconds is not None and time.perf_counter() >= run.level_deadline
     if remote and run.stopped == "finished" and run.level_done < settings.tile_steps and cut:

@@ -10,12 +10,12 @@ The content target of a tile is the content image's matching tile; with a mask, 
 counts only inside the mask's matching tile and the photo stays where that is black. The tiles
 of a level start from the same upsampled canvas and do not depend on each other, so they may run
 anywhere (`nst_helpers.scale.distributed` runs them on Ray); in-process they run one after the other
-through the library's loop (`optimize.optimize_image`) with step-by-step events.
+through the library's loop (`optimize.ImageOptimizer`, one traced step for all the tiles of one
+shape: `tile_jobs.TileProgram`) with step-by-step events.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -246,7 +246,6 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
     jobs_to_run = [job for job in jobs if job.unit not in run.skipped]
     try:
         if pool is None:
-            _quiet_retracing()
             for job in jobs_to_run:
                 if run.budget_spent():
                     break
@@ -278,21 +277,6 @@ def _budget_shares(run: TileRun, jobs: list[TileJob], workers: int) -> Callable 
         sent.append(job.unit)
 
     return give
-
-
-class _NoRetracingWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-def _quiet_retracing() -> None:
-    """Each tile traces its own step (it is the library's loop, run once per tile), which
-    TensorFlow would warn about after five tiles: hide that one expected warning."""
-    import tensorflow as tf
-
-    logger = tf.get_logger()
-    if not any(isinstance(f, _NoRetracingWarning) for f in logger.filters):
-        logger.addFilter(_NoRetracingWarning())
 
 
 def _upsample(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

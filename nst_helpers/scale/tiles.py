@@ -24,13 +24,14 @@ from nst_helpers.runs.settings import Settings
 from nst_helpers.runs.vgg import resolve_precision
 
 GIB = 2**30
-# Seconds per optimization step and megapixel on the 2-core CPU of benchmarks/RESULTS.md
-# (1024 px rows: s/step / 1.05 MP). Only for the plan's time estimate; a GPU is far faster.
+# Seconds per optimization step and megapixel on the 2-core CPU of benchmarks/RESULTS.md (its
+# 1024 px rows: s/step over 1.05 MP), for the plan's time estimate only; checked against a
+# 4096 px run in benchmarks/TILES.md. A GPU is far faster.
 _SECONDS_PER_MEGAPIXEL_STEP = {
-    ("vgg16", "float32"): 7.0,
-    ("vgg16", "bfloat16"): 4.0,
-    ("vgg19", "float32"): 8.3,
-    ("vgg19", "bfloat16"): 4.7,
+    ("vgg16", "float32"): 7.65,
+    ("vgg16", "bfloat16"): 4.22,
+    ("vgg19", "float32"): 8.78,
+    ("vgg19", "bfloat16"): 4.94,
 }
 _CANVASES = 4  # float32 full-size arrays a tiled run holds: canvas, its upsampled start, content,
 # and the image being saved
