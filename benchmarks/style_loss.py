@@ -1,6 +1,6 @@
 """The Gram and the Wasserstein-2 style loss at equal time, as a second network judges them.
 
-Run from the repository root (about 55 minutes a repeat on a 2-core CPU):
+Run from the repository root (about an hour a repeat on a 2-core CPU):
 
     python benchmarks/style_loss.py                 # 4 pairs x 3 modes x 3 runs, 240 s each
     python benchmarks/style_loss.py --repeats 1     # one run of each
@@ -130,10 +130,7 @@ def render(data: dict) -> str:
         "",
     ]
     for more in data.get("resumed", []):
-        lines[-1:-1] = [
-            f"Runs added later (`--resume`): measured {report.measured_line(more)}.",
-            "",
-        ]
+        lines += [f"Runs added later (`--resume`): measured {report.measured_line(more)}.", ""]
     header = ["pair", "loss", *[f"{d} at {t} s" for t in data["setting"]["at"] for d in DISTANCES]]
     rows = []
     for record in pairs:
@@ -184,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(done + 1, args.repeats + 1):  # every pair once, then again: even data
         for index, (content_name, style_name) in enumerate(ttq.PAIRS[: setting.get("pairs")]):
             previous = data["pairs"][index] if "runs" in data["pairs"][index] else None
+            if previous and len(previous["runs"][LOSSES[-1]]) >= repeat:
+                continue  # resumed: this pair has this repeat already
             data["pairs"][index] = run_pair(
                 content_name,
                 style_name,

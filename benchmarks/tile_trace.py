@@ -1,7 +1,7 @@
 """Tiles that trace once: a tiled level's time with one traced step for all its tiles (the
 library's way) against a new trace for every tile (the way before), side by side in one process.
 
-    python benchmarks/tile_trace.py            # 2048 px in 768 px tiles, 2 runs each (~15 min)
+    python benchmarks/tile_trace.py            # 2048 px in 768 px tiles, 3 runs each (~11 min)
     python benchmarks/tile_trace.py --render   # TILE_TRACE.md again from tile_trace.json
 
 The settings are benchmarks/tiles.py's 4096 px run's (VGG16 bfloat16, 768 px tiles, 6 steps a
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny images, random weights")
     parser.add_argument("--render", action="store_true", help="only rebuild the markdown")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each way")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each way")
     parser.add_argument("--folder", type=Path, default=BENCHMARKS, help="where results go")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -285,7 +285,8 @@ def _before_after(before: dict, after: dict) -> list[str]:
         [f"{run['measured']['date']}, {run.get('code', 'this code')}",
          f"{run['seconds'] / 60:.1f} min",
          *(f"{level['seconds'] / 60:.1f} min" for level in run["levels"]),
-         f"{run['estimated_minutes']:.1f} min", f"{run['peak_memory_gib']:.2f} GiB",
+         f"{report.number(run['estimated_minutes'], '.1f', 'none')} min",
+         f"{run['peak_memory_gib']:.2f} GiB",
          run.get("note", "")]
         for run in (before, after)
     ]  # fmt: skip

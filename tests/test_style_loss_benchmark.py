@@ -74,3 +74,35 @@ def test_smoke_run_judges_every_mode_on_three_distances(weights_path, tmp_path):
         assert len(pair["runs"][mode]) == 2
     assert resumed["measured"] == first["measured"] and len(resumed["resumed"]) == 1
     assert "Runs added later (`--resume`)" in (tmp_path / "sl.md").read_text()
+    # Resumed again with nothing left to run, it runs nothing and keeps the side-by-side image.
+    sheet = (tmp_path / pair["side_by_side"]).read_bytes()
+    assert style_loss.main([*args[:2], "--repeats", "2", *args[4:], "--out", str(out),
+                            "--resume"]) == 0  # fmt: skip
+    assert json.loads(out.read_text()) == resumed  # nothing ran, so nothing was written
+    assert (tmp_path / pair["side_by_side"]).read_bytes() == sheet
+
+
+def test_resume_runs_only_the_pairs_short_of_the_repeats(monkeypatch, tmp_path):
+    """A stored run cut short (3, 3, 3 and 2 runs): only the fourth pair runs again."""
+    stored = {"setting": style_loss.SETTINGS["full"], "measured": {"date": "then"}, "pairs": []}
+    for i, (content, style) in enumerate(style_loss.ttq.PAIRS[:4]):
+        runs = {mode: [{"n": n} for n in range(3 if i < 3 else 2)] for mode in style_loss.MODES}
+        stored["pairs"].append({"pair": f"{content} x {style}", "runs": runs})
+    out = tmp_path / "sl.json"
+    out.write_text(json.dumps(stored))
+    calls = []
+
+    def run_pair(content, style, setting, weights, judge, repeats, folder, record):
+        calls.append((content, style, repeats))
+        for runs in record["runs"].values():
+            runs.append({"n": "new"})
+        return record
+
+    monkeypatch.setattr(style_loss, "run_pair", run_pair)
+    monkeypatch.setattr(style_loss, "Judge", lambda: None)
+    monkeypatch.setattr(style_loss, "render", lambda data: "page")
+    assert style_loss.main(["--resume", "--repeats", "3", "--out", str(out)]) == 0
+    assert calls == [(*style_loss.ttq.PAIRS[3], 3)]
+    saved = json.loads(out.read_text())
+    assert [len(p["runs"]["gram"]) for p in saved["pairs"]] == [3, 3, 3, 3]
+    assert saved["measured"] == {"date": "then"} and len(saved["resumed"]) == 1

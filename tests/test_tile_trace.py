@@ -46,10 +46,12 @@ def test_the_tiles_of_a_run_trace_their_step_once(tiny_extractor, monkeypatch, o
 
 
 def job(seed: int, mask: bool, settings, extractor) -> TileJob:
+    """A tile whose every input depends on `seed`: start, photo, style targets and mask."""
     pixels = np.asarray(gradient_image(48, 48, seed=seed), np.float32) / 255
-    photo = np.asarray(texture(48, 48), np.float32) / 255
+    photo = np.roll(np.asarray(texture(48, 48), np.float32) / 255, 7 * seed, axis=1)
     style = level_style_targets(extractor, [gradient_image(64, 64, seed=seed + 7)], settings, 48)
-    keep = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48, 1) if mask else None
+    ramp = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48, 1)
+    keep = np.roll(ramp, 11 * seed, axis=0) if mask else None
     return TileJob(seed, Tile(0, 0, 48, 48), pixels, photo, style, keep)
 
 

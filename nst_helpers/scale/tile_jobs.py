@@ -129,7 +129,9 @@ class TileProgram:
 
 def tile_program(extractor, job: TileJob, settings: Settings) -> TileProgram:
     """The extractor's program for tiles like `job` with these settings, loaded with `job`: the
-    one kept from the last tile where it fits (one per extractor), else a new one, kept."""
+    one kept from the last tile where it fits (one per extractor), else a new one, kept. So two
+    tiled runs must not share one extractor at the same time (threads); Ray workers each have
+    their own."""
     key = (repr(settings), job.start.shape, job.mask is not None)
     kept = extractor.traced.get("tile")
     if kept is not None and kept[0] == key:
