@@ -105,16 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--render", action="store_true", help="only rebuild the markdown")
     parser.add_argument("--folder", type=Path, default=BENCHMARKS, help="where results go")
     args = parser.parse_args(argv)
-    path = args.folder / JSON
-    if args.render:
-        data = report.load(path)
-    else:
-        started = time.time()
-        data = {"about": report.about("notebook_time.py", MARKDOWN), **measure(args.smoke)}
-        data["measured"] = report.measured(started)
-        report.save(data, path)
-    report.write_text(args.folder / MARKDOWN, render(data))
-    print(f"wrote {path} and {args.folder / MARKDOWN}")
+    measuring = None if args.render else lambda: measure(args.smoke)
+    report.measure_or_load(args.folder, "notebook_time.py", (JSON, MARKDOWN), render, measuring)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -77,6 +78,27 @@ def load(path: Path) -> dict:
 def save(data: dict, path: Path) -> None:
     """Writes `data` as indented JSON, atomically (a crash leaves the old file)."""
     write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def measure_or_load(
+    folder: Path,
+    script: str,
+    names: tuple[str, str],
+    render: Callable[[dict], str],
+    measure: Callable[[], dict] | None = None,
+) -> None:
+    """A benchmark's last lines: `measure()` (left out: the stored JSON) saved as `names[0]` in
+    `folder` with where and when, and `render(data)` written beside it as `names[1]`."""
+    path, markdown = folder / names[0], folder / names[1]
+    if measure is None:
+        data = load(path)
+    else:
+        started = time.time()
+        data = {"about": about(script, names[1]), **measure()}
+        data["measured"] = measured(started)
+        save(data, path)
+    write_text(markdown, render(data))
+    print(f"wrote {path} and {markdown}")
 
 
 def write_text(path: Path, text: str) -> None:

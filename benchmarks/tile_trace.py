@@ -16,7 +16,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -137,17 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folder", type=Path, default=BENCHMARKS, help="where results go")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    path = args.folder / JSON
-    if args.render:
-        data = report.load(path)
-    else:
-        started = time.time()
-        data = {"about": report.about("tile_trace.py", MARKDOWN),
-                **measure(args.smoke, args.repeats)}  # fmt: skip
-        data["measured"] = report.measured(started)
-        report.save(data, path)
-    report.write_text(args.folder / MARKDOWN, render(data))
-    print(f"wrote {path} and {args.folder / MARKDOWN}")
+    measuring = None if args.render else lambda: measure(args.smoke, args.repeats)
+    report.measure_or_load(args.folder, "tile_trace.py", (JSON, MARKDOWN), render, measuring)
 
 
 if __name__ == "__main__":
