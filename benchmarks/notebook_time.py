@@ -61,7 +61,7 @@ def measure(smoke: bool) -> dict:
         started = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - started
-    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    parameters = notebook.cells[index]
     notebook.cells.pop(index + 1)  # the injected cell: the rest are numbered as shipped
     cells = [
         {

@@ -177,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(args.out.read_text())
         assert data["setting"] == json.loads(json.dumps(setting)), "another setting was stored"
         data.setdefault("resumed", []).append(report.measured(started))
-    done = min((len(r["runs"][LOSSES[-1]]) for r in data["pairs"] if "runs" in r), default=0)
-    for repeat in range(done + 1, args.repeats + 1):  # every pair once, then again: even data
+    for repeat in range(1, args.repeats + 1):  # every pair once, then again: even data
         for index, (content_name, style_name) in enumerate(ttq.PAIRS[: setting.get("pairs")]):
             previous = data["pairs"][index] if "runs" in data["pairs"][index] else None
             if previous and len(previous["runs"][LOSSES[-1]]) >= repeat:
