@@ -17,6 +17,10 @@ style images resized to the result's size first. Two style distances, so that ne
 a run can use (gram, wasserstein) is judged only by itself. Lower is better for all; content and
 style trade off, so a result beats another only if it is at or below it on both (`at_or_below`,
 Pareto, on the Gram style distance as in the stored time-to-quality runs).
+
+`Judge.other_families` adds distances from families no run optimizes (`distances.py`): sliced
+Wasserstein and nearest-neighbour style distances, a self-similarity content distance and a
+chroma histogram distance, on the same judge network.
 """
 
 from __future__ import annotations
@@ -85,11 +89,11 @@ class Judge:
 
     def _features(self, pil):
         import nst_helpers as nst
-        from nst_helpers.core.losses import style_statistics
+        from nst_helpers.core.losses import gaussian_moments
 
         content, style = self.extractor(nst.image_to_tensor(pil))
         grams = {name: nst.gram_matrix(features) for name, features in style.items()}
-        moments = {name: style_statistics(f, "wasserstein") for name, f in style.items()}
+        moments = {name: gaussian_moments(f) for name, f in style.items()}
         return content[CONTENT_LAYER], (grams, moments)
 
     def _targets_at(self, content, style, size: tuple[int, int]):
@@ -97,11 +101,7 @@ class Judge:
 
         key = (pixels_sha256(content), pixels_sha256(style), size)
         if key not in self._targets:
-            from PIL import Image
-
-            # The library's resize (nst_helpers.files.images.resize_image), so the photo scores 0.
-            resized = [img.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-                       for img in (content, style)]  # fmt: skip
+            resized = [_resized(img, size) for img in (content, style)]
             self._targets[key] = (self._features(resized[0])[0], self._features(resized[1])[1])
         return self._targets[key]
 
@@ -120,3 +120,45 @@ class Judge:
         return Scores(
             relative_distance(features, content_target), style_distance, w2 / len(STYLE_LAYERS)
         )
+
+    def other_families(self, image, content, style) -> dict[str, float]:
+        """The distances from other families (`distances.py`), each averaged over the style
+        layers where it is a style distance (lower is better):
+
+        {"style_sw", "style_nn" (the result's features found in the style), "style_nn_back"
+        (the style's found in the result), "content_self_similarity" (block3_conv1 on a grid of
+        at most 32 x 32 cells), "chroma" (Hellinger, CIELAB a/b)}.
+        """
+        import distances as D
+        import numpy as np
+        import tensorflow as tf
+
+        import nst_helpers as nst
+
+        pil = image if hasattr(image, "mode") else nst.tensor_to_image(image)
+        photo, painting = (_resized(img, pil.size) for img in (content, style))
+        _, mine = self.extractor(nst.image_to_tensor(pil))
+        _, theirs = self.extractor(nst.image_to_tensor(painting))
+        _, photos = self.extractor(nst.image_to_tensor(photo))
+        scores = {"style_sw": 0.0, "style_nn": 0.0, "style_nn_back": 0.0}
+        for name in STYLE_LAYERS:
+            a, b = D.sample_positions(mine[name]), D.sample_positions(theirs[name])
+            directions = D.unit_directions(a.shape[1])
+            scores["style_sw"] += D.sliced_wasserstein(a, b, directions) / len(STYLE_LAYERS)
+            scores["style_nn"] += D.nearest_neighbor(a, b) / len(STYLE_LAYERS)
+            scores["style_nn_back"] += D.nearest_neighbor(b, a) / len(STYLE_LAYERS)
+        layer = "block3_conv1"
+        height, width = mine[layer].shape[1:3]
+        grid = (max(1, min(32, height)), max(1, min(32, width)))
+        cells = [tf.image.resize(f[layer], grid, "area")[0] for f in (mine, photos)]  # (h, w, C)
+        scores["content_self_similarity"] = D.self_similarity(*(np.asarray(c) for c in cells))
+        rgb = [np.asarray(img, np.float64) / 255.0 for img in (pil, painting)]
+        scores["chroma"] = D.chroma_hellinger(*rgb)
+        return scores
+
+
+def _resized(image, size: tuple[int, int]):
+    """The library's resize (nst_helpers.files.images.resize_image), so the photo scores 0."""
+    from PIL import Image
+
+    return image.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)

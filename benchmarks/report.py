@@ -198,7 +198,8 @@ JUDGED_RUNS = (
 
 
 def _judged_section() -> list[str]:
-    """The judged time to quality (time_to_quality.py's full runs, issue 12) and the GPU check."""
+    """The judged time-to-quality section (each full run in JUDGED_RUNS whose JSON is here, with
+    its tables) and the GPU section (a link to GPU_CHECK.md, or why there is none)."""
     gpu = (
         "measured: [GPU_CHECK.md](GPU_CHECK.md)"
         if (BENCHMARKS / "GPU_CHECK.md").is_file()
@@ -320,7 +321,7 @@ def _speed_section(part: dict) -> list[str]:
         f"Measured {measured_line(part['measured'])}. Square random images, random weights, the "
         f"default layers; s/step is the median of {timed}, each "
         "configuration in its own process (so the peak memory is its own). GFLOP/step counts the "
-        "forward convolutions up to the deepest layer (`nst_helpers.core.model.conv_flops`), times "
+        "forward convolutions up to the deepest layer (`nst_helpers.runs.vgg.conv_flops`), times "
         "two for the backward pass. XLA on: the step compiled with `jit_compile=True` (its "
         "first call, which compiles, not timed).\n",
         table(header, rows) + "\n",

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def step_gflop(arch: str, layers, size: int) -> float:
     """FLOPs of one step, in GFLOP: the forward convolutions up to the deepest layer
-    (`model.conv_flops`), times two (the backward pass computes the gradient for the input
+    (`vgg.conv_flops`), times two (the backward pass computes the gradient for the input
     only, about the forward's cost)."""
     from nst_helpers.runs.vgg import conv_flops
 

@@ -300,7 +300,7 @@ def _before_after(before: dict, after: dict) -> list[str]:
         "",
         "The runs are days apart, on a machine shared with other work the first time: the "
         "difference is mostly the machine's load, not the code. The code's own share, side by "
-        "side in one process: [TILE_TRACE.md](TILE_TRACE.md).",
+        "side in one process: [archive/TILE_TRACE.md](archive/TILE_TRACE.md).",
         "",
     ]
 

@@ -14,7 +14,8 @@ benchmarks/time_to_quality.json and runs only the candidates, judged as the tabl
 and stopped at the target, or once they are slower than the plain loop's time / `--min-ratio`.
 Its ratios divide times from two runs. With `--repeats 3` on every pair they are the median of
 three runs per mode, which one full table is not: the CLI default is chosen from such a file
-(ttq_tuning_noise.json, see `time_to_quality.choose_default` and tests/test_judge.py). Stored
+(ttq_tuning_noise.json, see `time_to_quality.choose_default` and
+tests/benchmarks/test_judge.py). Stored
 records of "fast preset (style weight 10)" say {"preset": "fast"}: the preset had 10 then.
 
 Neither the plain loop nor the fast preset is bit-reproducible from one process to the next on

@@ -8,20 +8,25 @@ to print the memory note and name its snapshot files, and hands the same plan to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from nst_helpers import machine
 from nst_helpers.checks import check_count
 from nst_helpers.core.model import FeatureExtractor
-from nst_helpers.core.variants import stylize_variants
+from nst_helpers.core.objective import check_level_sizes
+from nst_helpers.core.optimize import matching_extractor, optimize_levels
 from nst_helpers.errors import NSTError
 from nst_helpers.files.images import Loaded, load, scaled_size
-from nst_helpers.runs.memory import estimate_memory
-from nst_helpers.runs.run import Event, Result
+from nst_helpers.runs import color
+from nst_helpers.runs.memory import check_memory, estimate_memory
+from nst_helpers.runs.recipe import describe_input, make_recipe
+from nst_helpers.runs.run import Event, Result, Run
 from nst_helpers.runs.settings import Settings, as_settings
 from nst_helpers.runs.vgg import resolve_precision
-from nst_helpers.scale.tiled_run import stylize_tiled
+from nst_helpers.scale.tiled_run import TileRun, stylize_tiled
 from nst_helpers.scale.tiles import TilePlan, memory_limit, plan_tiles
 
 
@@ -48,6 +53,19 @@ class RunPlan:
     precision: str
     memory: int
     tiles: TilePlan | None
+
+    @property
+    def final_size(self) -> tuple[int, int]:
+        """The result's (width, height): the tile plan's last level, or `size`."""
+        return self.tiles.levels[-1].size if self.tiles else self.size
+
+    @property
+    def base_settings(self) -> Settings:
+        """The settings of the whole-image part: a tiled run's is its base level."""
+        if self.tiles is None:
+            return self.settings
+        base = [level.max_dim for level in self.tiles.levels if not level.tiles][-1]
+        return self.settings.replace(max_dim=base, level_steps=None)
 
     @property
     def steps(self) -> int:
@@ -138,7 +156,7 @@ def stylize(
         settings: The run's settings (default `Settings()`).
         mask: Optional mask image (path or PIL): style only where it is white, the photo kept
             where it is black, with a soft edge, for every optimizer: the style loss compares
-            the white area's Gram matrices (Gatys et al. 2017), and the image is the photo plus
+            the white area's statistics (Gatys et al. 2017), and the image is the photo plus
             the mask times the change (see `ImageVariables`), so black stays the photo.
         extractor: A prebuilt extractor to reuse (it must match the settings' network, layers and
             precision).
@@ -166,11 +184,40 @@ def stylize(
         check_count(workers, "workers")
     if plan is None or plan.settings != settings:
         plan = plan_run(content, style, settings, mask=mask)
+    started = time.perf_counter()
     if plan.tiles is not None:  # too large for memory whole: coarse to fine, in tiles
-        return stylize_tiled(plan.content, plan.styles, settings, plan.tiles, mask=plan.mask,
-                             extractor=extractor, callbacks=callbacks, ray=ray,
-                             workers=workers)  # fmt: skip
-    return stylize_variants(
-        plan.content, plan.styles, [settings], mask=plan.mask, extractor=extractor,
-        callbacks=callbacks,
-    )[0]  # fmt: skip
+        mask = None if plan.mask is None else plan.mask.image
+        run = TileRun(settings, callbacks, started, plan.tiles, mask=mask)
+    else:
+        run = Run(settings, callbacks, started)
+    inputs, recipe, extractor = _set_up(plan, extractor)
+    if plan.tiles is not None:
+        image = stylize_tiled(run, extractor, inputs, ray=ray, workers=workers)
+    else:
+        levels = zip(settings.levels(), run.level_steps, strict=True)
+        image = optimize_levels(run, extractor, inputs, levels)
+    recolor = None
+    if settings.preserve_colors == "luminance":  # the result's luminance, the photo's colors
+        recolor = partial(color.transfer_luminance, content=inputs[0])
+    return run.result(image, plan.final_size, recipe, recolor)
+
+
+def _set_up(plan: RunPlan, extractor: FeatureExtractor | None) -> tuple[tuple, dict, object]:
+    """What every run does before its first step: the recipe, the style recolored to the photo
+    (`preserve_colors="histogram"`), the memory and size checks, and the extractor. Returns
+    ((content, styles, mask) images, recipe, extractor)."""
+    settings = plan.settings
+    content, styles = plan.content.image, [s.image for s in plan.styles]
+    extra = {} if plan.mask is None else {"mask": describe_input(plan.mask, "mask")}
+    if plan.tiles is not None:
+        extra["tile_plan"] = plan.tiles.to_dict()
+    recipe = make_recipe(settings, plan.content, plan.styles, extra)
+    if settings.preserve_colors == "histogram":  # Gatys et al. 2017: recolor the style first
+        styles = [color.match_histogram(s, content) for s in styles]
+    settings.blend_weights(len(styles))  # checks the count early
+    if plan.tiles is None and not machine.has_gpu():  # a GPU's memory is TensorFlow's to manage
+        check_memory(settings, *plan.size, style_sizes=[s.size for s in styles])
+    extractor = matching_extractor(extractor, settings)
+    check_level_sizes(extractor, plan.base_settings, content, styles)
+    mask = None if plan.mask is None else plan.mask.image
+    return (content, styles, mask), recipe, extractor

@@ -1,10 +1,11 @@
-"""Facts about this machine: free memory, this process's peak memory, GPUs, bfloat16 support.
+"""Facts about this machine: free memory, this process's peak memory, GPUs, CPU features.
 
 The ground floor of the package: it imports nothing of ours, so every layer may ask it.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 
 
@@ -48,22 +49,40 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU does bfloat16 arithmetic natively (the avx512_bf16 or amx_bf16 flag).
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (`cpuinfo`: its text; default: read it; an
+    empty set where it can't be read, e.g. not Linux).
 
-    Args:
-        cpuinfo: The text of /proc/cpuinfo (default: read it; False where it can't be read,
-            e.g. not Linux, to stay safe with float32).
+    Example:
+        >>> sorted(cpu_flags("flags : fpu sse2 avx512f"))
+        ['avx512f', 'fpu', 'sse2']
+    """
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    return set(flags.partition(":")[2].split())
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU does bfloat16 arithmetic natively (the avx512_bf16 or amx_bf16 flag);
+    False where the flags can't be read, to stay safe with float32.
 
     Example:
         >>> cpu_has_bf16("flags : fpu sse2 avx512f avx512_bf16")
         True
     """
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as info:
-                cpuinfo = info.read()
-        except OSError:
-            return False
-    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    return any(flag in flags.partition(":")[2].split() for flag in ("avx512_bf16", "amx_bf16"))
+    return bool(cpu_flags(cpuinfo) & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_avx512(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has AVX-512 (the avx512f flag), which changes TensorFlow's CPU kernels
+    and the memory they take (`runs.memory`)."""
+    return "avx512f" in cpu_flags(cpuinfo)
+
+
+@functools.cache
+def _read_cpuinfo() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return info.read()
+    except OSError:
+        return ""

@@ -17,14 +17,16 @@ import nst_helpers
 PACKAGE = Path(nst_helpers.__file__).parent
 
 # The floors, ground first: a module may import its own floor or any floor below, never above.
+# A dotted name (core.losses) puts that module on its own floor, apart from its folder's.
 LAYERS = [
     ("errors", "checks", "machine", "_version"),
     ("files",),
+    ("core.losses", "core.style_losses"),  # the formulas and the style losses' registry
     ("runs",),
     ("core",),
     ("scale",),
     ("show",),
-    ("api", "folder"),
+    ("api", "folder", "sweeps"),
     ("notebook",),
     ("cli", "__main__"),
 ]
@@ -35,8 +37,12 @@ def floor(module: str) -> int:
     parts = module.split(".")
     if parts == ["nst_helpers"]:
         return len(LAYERS)
-    head = parts[1]
-    return next(i for i, names in enumerate(LAYERS) if head in names)
+    for length in (2, 1):  # the module itself (core.losses), else its folder (core)
+        name = ".".join(parts[1 : 1 + length])
+        for i, names in enumerate(LAYERS):
+            if name in names:
+                return i
+    raise LookupError(f"{module} is on no floor of LAYERS")
 
 
 def modules() -> list[str]:
@@ -76,7 +82,12 @@ GRAPH = {module: imports_of(module) for module in ALL}
 
 def test_every_module_is_on_a_floor():
     for module in ALL:
-        floor(module)  # raises StopIteration for a module outside LAYERS
+        floor(module)  # raises LookupError for a module outside LAYERS
+
+
+def test_a_module_named_on_its_own_floor_leaves_its_folder():
+    assert floor("nst_helpers.core.losses") < floor("nst_helpers.runs.settings")
+    assert floor("nst_helpers.core.optimize") > floor("nst_helpers.runs.settings")
 
 
 def test_no_module_imports_from_a_higher_floor():
@@ -168,8 +179,35 @@ def test_runs_import_without_tensorflow():
     import subprocess
     import sys
 
-    runs = sorted(m for m in ALL if m.startswith(("nst_helpers.runs", "nst_helpers.files")))
+    below = ("nst_helpers.runs", "nst_helpers.files", "nst_helpers.core.losses",
+             "nst_helpers.core.style_losses")  # fmt: skip
+    runs = sorted(m for m in ALL if m.startswith(below))
     code = "import sys\n" + "".join(f"import {m}\n" for m in runs)
     code += "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_stylize_reaches_the_loss_in_six_hops(monkeypatch, small_pair, tiny_extractor,
+                                              tiny_settings):  # fmt: skip
+    """The path docs/architecture.md draws, as the code takes it (Adam on plain pixels)."""
+    import sys
+
+    from nst_helpers.core import objective
+
+    real, paths = objective.compute_losses, []
+
+    def spy(*args, **kwargs):
+        frames, frame = [], sys._getframe(1)
+        while frame is not None:
+            if Path(frame.f_code.co_filename).is_relative_to(PACKAGE):
+                frames.append(frame.f_code.co_name)
+            frame = frame.f_back
+        paths.append(frames[::-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "compute_losses", spy)
+    nst_helpers.stylize(*small_pair, tiny_settings.replace(steps=2), extractor=tiny_extractor)
+    hops = ["stylize", "optimize_levels", "optimize_level", "run", "_adam_step", "adam_step"]
+    assert paths[0] == hops  # then compute_losses itself: six hops from stylize

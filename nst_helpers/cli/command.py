@@ -99,8 +99,8 @@ def _run(args: argparse.Namespace, term: Terminal) -> int:
                             variants=variants)  # fmt: skip
 
     plan = outputs(settings.max_steps())
-    if settings.weights not in (None, "imagenet"):
-        sources.append(("weights file", settings.weights))
+    if settings.weights_file not in (None, "imagenet"):
+        sources.append(("weights file", settings.weights_file))
     check_outputs(plan, sources)
     loaded = _load_inputs(inputs)  # each file decoded once, here: a bad one fails before TF
     run_plan = None
@@ -185,7 +185,7 @@ def _stylize_and_save(args, run_plan, output: Path, term, recipe=None) -> int:
 
 
 def _sweep_plan(args) -> tuple:
-    from nst_helpers.core.variants import parse_sweep
+    from nst_helpers.sweeps import parse_sweep
 
     if args.gif or args.save_every:
         raise NSTError(
@@ -197,26 +197,27 @@ def _sweep_plan(args) -> tuple:
 
 
 def _run_sweep(args, settings, inputs, output: Path, sweep_plan, term) -> int:
-    from nst_helpers.core.variants import sweep
     from nst_helpers.files.images import save_image
     from nst_helpers.files.outputs import variant_path
     from nst_helpers.show.animation import contact_sheet
     from nst_helpers.show.display import ProgressBar
+    from nst_helpers.sweeps import sweep
 
     content, styles, mask = inputs
     name, label, values = sweep_plan
     with ProgressBar(desc=f"{printable(output.name)} sweep", disable=args.quiet) as bar:
         results = sweep(content, styles, settings, name, values, mask=mask, callbacks=[bar])
+    values = values[: len(results)]  # fewer after Ctrl-C
     labels = [f"{label} {value:g}" for value in values]
     for result, value in zip(results, values, strict=True):
         term.keep(result.save, variant_path(output, label, value))
     sheet = contact_sheet([r.best_image for r in results], labels)
     term.keep(lambda path: save_image(sheet, path), output)
-    seconds = results[0].seconds["optimize"]
-    count, steps = len(results), results[0].steps_done
-    term.say(f"wrote {output} (contact sheet) and {count} images: {count} variants of {label} "
-             f"in one batch, {steps} steps in {seconds:.1f} s")  # fmt: skip
-    interrupted = results[0].stopped == "interrupted" or term.interrupted
+    seconds = sum(r.seconds["optimize"] for r in results)
+    steps = sum(r.steps_done for r in results)
+    term.say(f"wrote {output} (contact sheet) and {len(results)} images: {len(results)} variants "
+             f"of {label}, {steps} steps in {seconds:.1f} s")  # fmt: skip
+    interrupted = results[-1].stopped == "interrupted" or term.interrupted
     if not interrupted:
         return 0
     return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED
@@ -268,7 +269,7 @@ def _rerun_plan(args: argparse.Namespace):
         raise NSTError(f"can't rerun '{args.rerun}': {' '.join(problems)}")
     settings = settings_from_recipe(recipe)
     if paths["weights"] not in (None, "imagenet"):
-        settings = settings.replace(weights=os.fspath(paths["weights"]))
+        settings = settings.replace(weights_file=os.fspath(paths["weights"]))
     output = source.with_name(f"{source.stem}_rerun.png") if args.output == "stylized.png" else (
         Path(args.output))  # fmt: skip
     inputs = (paths["content"], paths["styles"], paths["mask"])

@@ -35,12 +35,7 @@ SETTING_OPTIONS = [
     (("--ema",), "ema", float, "moving average of the Adam iterates, e.g. 0.95 (0: off)"),
     (("--preserve-colors",), "preserve_colors", str, "none, luminance or histogram"),
     (("--pyramid",), "pyramid", "flag", "optimize the image at several scales: fewer steps"),
-    (
-        ("--style-loss",),
-        "style_loss",
-        str,
-        "gram (the paper's) or wasserstein (W2 of feature Gaussians)",
-    ),
+    (("--style-loss",), "style_loss", str, "the style loss, one of:"),  # + the registry's list
     (("--memory-limit",), "memory_limit", float, "GiB the run may use; larger runs go in tiles"),
     (("--tile-size",), "tile_size", int, "tiled runs: long side of a tile in pixels"),
     (("--tile-overlap",), "tile_overlap", int, "tiled runs: pixels neighboring tiles share"),
@@ -66,6 +61,7 @@ _TYPES = {"names": _names, "numbers": _numbers}
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `nst` (also used to document the options)."""
+    from nst_helpers.core.style_losses import STYLE_LOSSES
     from nst_helpers.runs.presets import CLI_PRESET, PRESETS
     from nst_helpers.runs.settings import Settings
 
@@ -80,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default="stylized.png", help="output image, .png/.jpg/"
                         ".webp; missing folders are created (default: %(default)s)")  # fmt: skip
     parser.add_argument(
+        "--weights-file",
         "--weights",
+        dest="weights",
         default=os.environ.get("NST_WEIGHTS", "imagenet"),
         help="'imagenet' (downloads once), a Keras include_top=False weights file, "
         "or 'none' (random, for testing); default: $NST_WEIGHTS or imagenet",
@@ -88,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=PRESETS, help=f"a named bundle of the options below "
                         f"(default {CLI_PRESET}: L-BFGS on an image pyramid, bfloat16 if it helps, "
                         f"style weight {defaults.style_weight:g}; tutorial: the notebook's Adam "
-                        "loop, a sweep's default)")  # fmt: skip
+                        "loop)")  # fmt: skip
     for flags, name, kind, text in SETTING_OPTIONS:
         default = getattr(defaults, name)
         if isinstance(default, tuple):
@@ -99,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             kwargs = {"type": _TYPES.get(kind, kind)}
         help_text = f"{text} (default: {default})"
+        if name == "style_loss":  # the choices and what each is, from the registry
+            help_text = (
+                f"{text} "
+                + "; ".join(f"{loss.name}: {loss.summary}" for loss in STYLE_LOSSES.values())
+                + f" (default: {default})"
+            )
         parser.add_argument(*flags, dest=name, default=argparse.SUPPRESS, help=help_text, **kwargs)
     parser.add_argument("--mask", help="style only where this image is white; where it is "
                         "black the result stays the photo (soft edge); any optimizer")  # fmt: skip
@@ -107,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, help="Ray workers (default: one per CPU)")
     parser.add_argument("--sweep", metavar="NAME=V1,V2,...", help="run one variant per value of "
-                        "content-weight, style-weight or tv-weight as one batch; writes each "
-                        "image and a labeled contact sheet")  # fmt: skip
+                        "content-weight, style-weight or tv-weight; writes each image and a "
+                        "labeled contact sheet")  # fmt: skip
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save a snapshot every N steps (default: off)")  # fmt: skip
     parser.add_argument("--gif", metavar="PATH", help="save an animation of the optimization")
@@ -126,14 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace):
     """The Settings for parsed arguments: the preset (or the default one), then the options."""
-    from nst_helpers.runs.presets import CLI_PRESET, SWEEP_PRESET
+    from nst_helpers.runs.presets import CLI_PRESET
     from nst_helpers.runs.settings import Settings
 
     given = {name: getattr(args, name) for _, name, _, _ in SETTING_OPTIONS if hasattr(args, name)}
-    given["weights"] = None if args.weights == "none" else args.weights
+    given["weights_file"] = None if args.weights == "none" else args.weights
     if args.save_every < 0:
         raise NSTError(
             f"--save-every must be 0 (off) or a positive number of steps, got {args.save_every}."
         )
-    preset = args.preset or (SWEEP_PRESET if args.sweep else CLI_PRESET)
-    return Settings.preset(preset, **given)
+    return Settings.preset(args.preset or CLI_PRESET, **given)

@@ -14,18 +14,23 @@ TensorFlow tutorial, the Keras example, jcjohnson/neural-style) compensate with 
 All three are then dimensionless numbers of order 1, and the same `content_weight`,
 `style_weight` and `tv_weight` mean the same thing for any network, weights or image size.
 
-A second style loss, `wasserstein_style_loss` (setting `style_loss="wasserstein"`, as
-crowsonkb/style-transfer-pytorch uses), compares each layer's features as Gaussians: their means
-and covariances, by the squared 2-Wasserstein distance, divided by the style's mean squared
-feature norm so that it is scale-free too. The Gram loss stays the default (the paper's).
+The style loss is one of several (`nst_helpers.core.style_losses`, their registry): each is a
+statistic of a layer's features and a distance between two statistics. The Gram matrix and the
+relative squared error are the paper's; the Gaussian 2-Wasserstein pieces are below them.
+TensorFlow is imported when a loss is first computed, so the settings can name the losses
+without loading it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
+# The terms of the total loss, each weighted by the setting `<term>_weight` (alpha, beta, ...).
+TERMS = ("content", "style", "tv")
 # Guards the relative losses against an all-zero target (a blank image can switch a layer off).
 _TINY = 1e-30  # far below any real squared norm, so scale invariance holds
 
@@ -46,9 +51,12 @@ def gram_matrix(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor
         Tensor of shape (B, C, C).
 
     Example:
+        >>> import tensorflow as tf
         >>> gram_matrix(tf.ones((1, 2, 2, 3))).shape
         TensorShape([1, 3, 3])
     """
+    import tensorflow as tf
+
     features = tf.cast(features, tf.float32)
     if mask is None:
         positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
@@ -59,85 +67,80 @@ def gram_matrix(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor
     return tf.einsum("bijc,bijd->bcd", features * mask, features) / weight
 
 
-def relative_squared_error(
-    value: tf.Tensor, target: tf.Tensor, per_item: bool = False
-) -> tf.Tensor:
-    """Returns ||value - target||^2 / ||target||^2, summed over all elements (a scalar).
+def relative_squared_error(value: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Returns ||value - target||^2 / ||target||^2, summed over all elements (a scalar)."""
+    import tensorflow as tf
 
-    With `per_item`, one value per item of `value`'s batch, shape (B,), against a shared target.
-    """
-    value = tf.cast(value, tf.float32)
-    target = tf.cast(target, tf.float32)
-    axes = list(range(1, len(value.shape))) if per_item else None
-    return tf.reduce_sum(tf.square(value - target), axis=axes) / tf.maximum(
-        tf.reduce_sum(tf.square(target)), _TINY
-    )
+    value, target = tf.cast(value, tf.float32), tf.cast(target, tf.float32)
+    error = tf.reduce_sum(tf.square(value - target))
+    return error / tf.maximum(tf.reduce_sum(tf.square(target)), _TINY)
 
 
-def content_loss(
-    features: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor], per_item: bool = False
-) -> tf.Tensor:
+def content_loss(features: Mapping[str, tf.Tensor], targets: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """Relative squared error between content features, averaged over the content layers.
 
     Args:
-        features: {layer: (B, H, W, C) features of the image being optimized}.
+        features: {layer: (1, H, W, C) features of the image being optimized}.
         targets: {layer: features of the content image}, same keys and shapes.
-        per_item: One loss per image of the batch, shape (B,), instead of their sum.
 
     Returns:
-        A scalar (shape (B,) with `per_item`): 0 when the features equal the targets; 1 when the
-        features are all zero.
+        A scalar: 0 when the features equal the targets; 1 when the features are all zero.
     """
-    errors = [relative_squared_error(features[name], targets[name], per_item) for name in targets]
+    import tensorflow as tf
+
+    errors = [relative_squared_error(features[name], targets[name]) for name in targets]
     return tf.add_n(errors) / len(errors)
 
 
-def style_loss(
-    features: Mapping[str, tf.Tensor],
-    target_grams: Mapping[str, tf.Tensor],
-    layer_weights: Mapping[str, float] | None = None,
-    masks: Mapping[str, tf.Tensor] | None = None,
-    per_item: bool = False,
-) -> tf.Tensor:
-    """Relative squared error between Gram matrices, as a weighted mean over the style layers.
+def tv_loss(image: tf.Tensor) -> tf.Tensor:
+    """Total variation: the mean absolute difference between neighbouring pixels.
+
+    Equals `tf.image.total_variation(image)` divided by the number of values, H*W*C, so it does
+    not grow with the image size (summed over a batch).
 
     Args:
-        features: {layer: (B, H, W, C) features of the image being optimized}.
-        target_grams: {layer: (B or 1, C, C) Gram matrices of the style image}.
-        layer_weights: {layer: weight}; default equal weights. Weights are normalized to sum
-            to 1, so only their ratios matter.
-        masks: {layer: (1, H, W, 1) mask at that layer's size}: compare the Gram matrix of the
-            masked region only (style only where the mask is white).
-        per_item: One loss per image of the batch, shape (B,), instead of their sum.
+        image: Tensor of shape (B, H, W, C).
 
     Returns:
-        A scalar (shape (B,) with `per_item`): 0 when every Gram matrix equals its target.
+        A scalar.
     """
-    weights = layer_weights or {name: 1.0 for name in target_grams}
-    total_weight = sum(weights[name] for name in target_grams)
-    masks = masks or {}
-    errors = [
-        weights[name]
-        * relative_squared_error(
-            gram_matrix(features[name], masks.get(name)), target_grams[name], per_item
-        )
-        for name in target_grams
-    ]
-    return tf.add_n(errors) / total_weight
+    import tensorflow as tf
+
+    image = tf.cast(image, tf.float32)
+    shape = tf.shape(image)
+    values = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
+    down = tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :])  # vertical neighbours
+    right = tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :])  # horizontal neighbours
+    return (tf.reduce_sum(down) + tf.reduce_sum(right)) / values
 
 
-def style_statistics(features: tf.Tensor, kind: str = "gram", mask: tf.Tensor | None = None):
-    """What a style loss compares at one layer: the Gram matrix, or for "wasserstein" the
-    second moment of the features with a constant 1 appended, [[G, mean], [mean^T, 1]].
+def total_loss(losses: Mapping[str, tf.Tensor], weights: Mapping[str, float]) -> tf.Tensor:
+    """The weighted sum we minimize: alpha * content + beta * style + tv_weight * tv.
 
-    Both are averages over positions, so mixing styles and combining image chunks is a weighted
-    mean of them. Shape (B, C, C), or (B, C + 1, C + 1) for "wasserstein".
+    Args:
+        losses: {term: value} for every term in `TERMS` (more keys are ignored).
+        weights: {term: weight} for every term in `TERMS` (`Settings.loss_weights()`).
+
+    Example:
+        >>> float(total_loss({"content": 2.0, "style": 3.0, "tv": 5.0},
+        ...                  {"content": 1.0, "style": 10.0, "tv": 0.5}))
+        34.5
     """
-    if kind == "wasserstein":
-        features = tf.cast(features, tf.float32)
-        # (B, H, W, C) -> (B, H, W, C + 1): E[f f^T] then holds the mean in its last column.
-        features = tf.concat([features, tf.ones_like(features[..., :1])], axis=-1)
-    return gram_matrix(features, mask)
+    return sum(weights[term] * losses[term] for term in TERMS)
+
+
+# --- the Gaussian 2-Wasserstein style loss (crowsonkb/style-transfer-pytorch uses it) ---------
+def gaussian_moments(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """The features' second moment with a constant 1 appended: [[E ff^T, mean], [mean^T, 1]].
+
+    Like the Gram matrix it is an average over positions, so mixing styles and combining image
+    chunks is a weighted mean of it. Shape (B, H, W, C) -> (B, C + 1, C + 1).
+    """
+    import tensorflow as tf
+
+    features = tf.cast(features, tf.float32)
+    # (B, H, W, C) -> (B, H, W, C + 1): E[f f^T] then holds the mean in its last column.
+    return gram_matrix(tf.concat([features, tf.ones_like(features[..., :1])], axis=-1), mask)
 
 
 def gaussian_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
@@ -146,12 +149,14 @@ def gaussian_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     W2^2 = |m1 - m2|^2 + tr(S1 + S2 - 2 (S2^1/2 S1 S2^1/2)^1/2), for means m and covariances S.
 
     Args:
-        moments: (B, C + 1, C + 1) from `style_statistics(..., "wasserstein")`.
+        moments: (B, C + 1, C + 1) from `gaussian_moments`.
         target: (1 or B, C + 1, C + 1), the same for the style image.
 
     Returns:
-        Shape (B,), in float64 for float64 moments, else float32.
+        Shape (B,), in float64 for float64 moments, else float32; never below 0.
     """
+    import tensorflow as tf
+
     channels = moments.shape[-1] - 1
 
     def mean_and_cov(m):
@@ -169,66 +174,20 @@ def gaussian_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     floor = 1e-12 * tf.reduce_max(tf.linalg.trace(target_cov))
     cross = tf.reduce_sum(tf.sqrt(tf.maximum(middle, floor)), axis=-1)
     means = tf.reduce_sum(tf.square(mean - target_mean), axis=-1)
-    return means + tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * cross
+    # A distance: rounding (and the floor) can take the difference of traces below 0.
+    return tf.maximum(means + tf.linalg.trace(cov) + tf.linalg.trace(target_cov) - 2.0 * cross, 0)
 
 
-def wasserstein_style_loss(
-    features: Mapping[str, tf.Tensor],
-    targets: Mapping[str, tf.Tensor],
-    layer_weights: Mapping[str, float] | None = None,
-    masks: Mapping[str, tf.Tensor] | None = None,
-    per_item: bool = False,
-) -> tf.Tensor:
-    """The Gaussian W2 style loss, relative: W2^2 / E|f_style|^2, as a weighted layer mean.
+def relative_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """W2^2 / E|f_style|^2, summed over the batch (a scalar).
 
-    Arguments and weights as for `style_loss`, with `targets` from `style_statistics(...,
-    "wasserstein")`. Departure from crowsonkb/style-transfer-pytorch: divided by the style's
-    mean squared feature norm (the trace of its second moment), so scaling a layer's features by
-    any constant leaves it unchanged, as for the Gram loss: 0 when the means and covariances
-    equal the style's, 1 when the features are all zero.
+    Departure from crowsonkb/style-transfer-pytorch: divided by the style's mean squared
+    feature norm (the trace of its second moment), so scaling a layer's features by any constant
+    leaves it unchanged, as for the Gram loss: 0 when the means and covariances equal the
+    style's, 1 when the features are all zero.
     """
-    weights = layer_weights or {name: 1.0 for name in targets}
-    total_weight = sum(weights[name] for name in targets)
-    masks = masks or {}
-    errors = []
-    for name, target in targets.items():
-        moments = style_statistics(features[name], "wasserstein", masks.get(name))
-        target = tf.cast(target, tf.float32)
-        scale = tf.maximum(tf.linalg.trace(target[:1, :-1, :-1])[0], _TINY)  # E|f|^2
-        error = gaussian_w2(moments, target) / scale
-        errors.append(weights[name] * (error if per_item else tf.reduce_sum(error)))
-    return tf.add_n(errors) / total_weight
+    import tensorflow as tf
 
-
-def tv_loss(image: tf.Tensor, per_item: bool = False) -> tf.Tensor:
-    """Total variation: the mean absolute difference between neighbouring pixels.
-
-    Equals `tf.image.total_variation(image)` divided by the number of values, H*W*C, so it does
-    not grow with the image size (summed over the batch).
-
-    Args:
-        image: Tensor of shape (B, H, W, C).
-        per_item: One value per image, shape (B,), instead of their sum.
-
-    Returns:
-        A scalar (shape (B,) with `per_item`).
-    """
-    image = tf.cast(image, tf.float32)
-    shape = tf.shape(image)
-    values = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
-    axes = [1, 2, 3] if per_item else None
-    down = tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :])  # vertical neighbours
-    right = tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :])  # horizontal neighbours
-    return (tf.reduce_sum(down, axis=axes) + tf.reduce_sum(right, axis=axes)) / values
-
-
-def total_loss(
-    content: tf.Tensor,
-    style: tf.Tensor,
-    tv: tf.Tensor,
-    content_weight: float,
-    style_weight: float,
-    tv_weight: float,
-) -> tf.Tensor:
-    """The weighted sum alpha * content + beta * style + tv_weight * tv that we minimize."""
-    return content_weight * content + style_weight * style + tv_weight * tv
+    target = tf.cast(target, tf.float32)
+    scale = tf.maximum(tf.linalg.trace(target[:1, :-1, :-1])[0], _TINY)  # E|f|^2
+    return tf.reduce_sum(gaussian_w2(moments, target)) / scale

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nst_helpers.checks import MAX_SIDE
 from nst_helpers.errors import NSTError
@@ -47,9 +47,6 @@ class FeatureExtractor:
     style_layers: tuple[str, ...]
     precision: str = "float32"
     pooling: str = "max"
-    # Steps traced on this network that callers keep with it, to reuse rather than trace again
-    # (the tiles of a tiled run: `scale.tile_jobs`); they live and go with the network.
-    traced: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, image) -> tuple[dict, dict]:
         """Returns (content_features, style_features) for images of shape (B, H, W, 3) in [0, 1]."""

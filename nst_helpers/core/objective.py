@@ -3,13 +3,15 @@ image being optimized, and the optional mask that limits the style to a region."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from nst_helpers.core import losses as L
 from nst_helpers.core.model import FeatureExtractor
+from nst_helpers.core.style_losses import style_loss, style_targets
 from nst_helpers.errors import NSTError
 from nst_helpers.files import images as imgs
 from nst_helpers.runs.settings import Settings
@@ -19,30 +21,25 @@ from nst_helpers.runs.vgg import pools_before
 def make_targets(
     extractor: FeatureExtractor, content, style, blend=None, style_loss: str = "gram"
 ) -> tuple[dict, dict]:
-    """Computes the content targets (features) and style targets (Gram matrices).
+    """Computes the content targets (features) and style targets (e.g. Gram matrices).
 
     Args:
         extractor: The feature extractor.
         content: Content image tensor (1, H, W, 3) in [0, 1].
         style: Style image tensor (1, h, w, 3) in [0, 1], or a list of them; sizes may differ.
-        blend: With several styles, the weight of each (summing to 1; default equal): the
-            target is the weighted mix of their Gram matrices.
-        style_loss: "gram", or "wasserstein": the targets are then the features' moments
-            (`losses.style_statistics`).
+        blend: With several styles, the weight of each (default equal): the target is the
+            weighted mix of their statistics.
+        style_loss: The registered style loss whose statistic the style targets are
+            (`core.style_losses`).
 
     Returns:
-        ({content layer: features}, {style layer: Gram matrix, or moments}).
+        ({content layer: features}, {style layer: statistic}).
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    blend = blend or [1.0 / len(styles)] * len(styles)
+    blend = blend or [1.0] * len(styles)
     content_targets, _ = extractor(content)
-    grams: dict = {}
-    for weight, image in zip(blend, styles, strict=True):
-        _, style_features = extractor(image)
-        for name, features in style_features.items():
-            statistics = L.style_statistics(features, style_loss)
-            grams[name] = grams.get(name, 0.0) + weight * statistics
-    return content_targets, grams
+    parts = [(weight, extractor(image)[1]) for weight, image in zip(blend, styles, strict=True)]
+    return content_targets, style_targets(style_loss, parts)
 
 
 def compute_losses(
@@ -52,39 +49,58 @@ def compute_losses(
     style_targets: Mapping,
     settings: Settings,
     masks: Mapping | None = None,
-    *,
-    weights=None,
-    per_item: bool = False,
 ) -> dict:
-    """Evaluates every loss of `image` (B, H, W, 3) in [0, 1]: {"content", "style", "tv", "total"}.
+    """Evaluates every loss of `image` (1, H, W, 3) in [0, 1]: {"content", "style", "tv", "total"}.
 
     Args:
         extractor: The feature extractor.
-        image: The image (or batch of images) being optimized.
+        image: The image being optimized.
         content_targets: {layer: content-image features}, from `make_targets`.
-        style_targets: {layer: style-image Gram matrix (or moments)}, from `make_targets`.
+        style_targets: {layer: style-image statistic}, from `make_targets`.
         settings: Supplies the loss and layer weights, and the style loss.
         masks: Optional {style layer: mask} from `layer_masks`, for style only inside a mask.
-        weights: Optional (B, 3) content, style and TV weights, one row per image (a sweep);
-            default: the settings' weights for every image.
-        per_item: One value per image of the batch, shape (B,), instead of their sum.
 
     Returns:
-        A dict of float32 tensors: scalars, or shape (B,) with `per_item`.
+        A dict of float32 scalars, one per term of `losses.TERMS` and their weighted "total".
     """
-    content_features, style_features = extractor(image)  # one network pass for the whole batch
-    content = L.content_loss(content_features, content_targets, per_item=per_item)
-    style_loss = L.wasserstein_style_loss if settings.style_loss == "wasserstein" else L.style_loss
-    style = style_loss(
-        style_features, style_targets, settings.layer_weights(), masks, per_item=per_item
-    )
-    tv = L.tv_loss(image, per_item=per_item)
-    if weights is None:
-        weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
-    else:  # (B, 3) -> three (B,) columns
-        weights = (weights[:, 0], weights[:, 1], weights[:, 2])
-    total = L.total_loss(content, style, tv, *weights)
-    return {"content": content, "style": style, "tv": tv, "total": total}
+    content_features, style_features = extractor(image)  # one pass through the network
+    losses = {
+        "content": L.content_loss(content_features, content_targets),
+        "style": style_loss(
+            style_features, style_targets, settings.layer_weights(), masks, settings.style_loss
+        ),  # fmt: skip
+        "tv": L.tv_loss(image),
+    }
+    losses["total"] = L.total_loss(losses, settings.loss_weights())
+    return losses
+
+
+def image_objective(
+    extractor: FeatureExtractor,
+    settings: Settings,
+    content,
+    content_targets: Mapping,
+    style_targets: Mapping,
+    pixel_mask=None,
+) -> tuple[Callable, tuple | None]:
+    """What to minimize for one image (a whole level's, or a tile's): its loss function, and
+    with a mask what the mask keeps, (mask, photo), for `ImageVariables`.
+
+    Args:
+        extractor: The feature extractor.
+        settings: The run's settings (loss and layer weights, style loss).
+        content: The photo at the image's size, (1, H, W, 3) in [0, 1].
+        content_targets, style_targets: From `make_targets` (a tile: its photo's features and
+            the level's style targets).
+        pixel_mask: (1, H, W, 1) in [0, 1] from `load_mask`, or None: the style only where it
+            is white (masked statistics), and the photo kept where it is black.
+    """
+    masks, keep = None, None
+    if pixel_mask is not None:
+        masks, keep = layer_masks(pixel_mask, extractor), (pixel_mask, content)
+    loss_fn = partial(compute_losses, extractor, content_targets=content_targets,
+                      style_targets=style_targets, settings=settings, masks=masks)  # fmt: skip
+    return loss_fn, keep
 
 
 def load_mask(mask, size: tuple[int, int], softness: float = 0.02):

@@ -4,7 +4,7 @@ The loop the tutorial teaches is `adam_step`: one gradient step on a `tf.Variabl
 the network frozen, then a clip to [0, 1]. The bookkeeping around it (history, best image,
 events, interrupts, time budgets) is `nst_helpers.runs.run`; the image pyramid is
 `nst_helpers.core.pyramid`; the losses and their targets are `nst_helpers.core.objective`. A
-whole run (`stylize`) is `nst_helpers.api`; a batch of variants, `nst_helpers.core.variants`.
+whole run (`stylize`) is `nst_helpers.api`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nst_helpers.core.model import FeatureExtractor, build_extractor
-from nst_helpers.core.objective import (
-    compute_losses,
-    layer_masks,
-    load_mask,
-    make_targets,
-)
+from nst_helpers.core.objective import image_objective, load_mask, make_targets
 from nst_helpers.core.pyramid import ImageVariables
 from nst_helpers.errors import NSTError
 from nst_helpers.files import images as imgs
@@ -35,10 +30,9 @@ def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
     Only `image` (a tf.Variable) changes; the network is frozen. Wrap it in `tf.function`.
 
     Args:
-        image: tf.Variable (B, H, W, 3) in [0, 1].
+        image: tf.Variable (1, H, W, 3) in [0, 1].
         optimizer: A Keras optimizer (e.g. `keras.optimizers.Adam`).
-        loss_fn: Maps the image to the losses dict ("total" is minimized; with one value per
-            image of a batch, their sum is: the images do not interact).
+        loss_fn: Maps the image to the losses dict ("total" is minimized).
 
     Returns:
         The losses of the image before the update.
@@ -47,7 +41,7 @@ def adam_step(image, optimizer, loss_fn: Callable[[object], dict]) -> dict:
 
     with tf.GradientTape() as tape:
         losses = loss_fn(image)
-    grad = tape.gradient(losses["total"], image)  # of the sum, for a batch
+    grad = tape.gradient(losses["total"], image)  # (1, H, W, 3)
     optimizer.apply_gradients([(grad, image)])
     image.assign(tf.clip_by_value(image, 0.0, 1.0))
     return losses
@@ -76,7 +70,7 @@ def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -
     if extractor is None:
         return build_extractor(
             settings.arch,
-            settings.weights,
+            settings.weights_file,
             settings.content_layers,
             settings.style_layers,
             settings.precision,
@@ -106,7 +100,24 @@ def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -
     return extractor
 
 
-def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, steps):
+def optimize_levels(run: Run, extractor, inputs, levels) -> object:
+    """Optimizes the whole image coarse to fine: each of `levels`, (size, steps), starts from the
+    last one's result upsampled. `inputs` are the content, style and mask images (PIL; the mask
+    None for none). Returns the image reached (1, H, W, 3); the best is `run.level_best`."""
+    image = None
+    for level, (size, steps) in enumerate(levels):
+        try:
+            image = optimize_level(run, extractor, inputs, image, level, size, steps)
+        except KeyboardInterrupt:  # while a level is set up: keep the last level's image
+            if image is None:
+                raise
+            run.stop("interrupted")
+        if not run.running:
+            break
+    return image
+
+
+def optimize_level(run: Run, extractor, inputs, previous, level: int, size: int, steps: int):
     """Optimizes at one size, starting from `previous` upsampled (or the initial image)."""
     import tensorflow as tf
 
@@ -121,42 +132,22 @@ def optimize_level(run: Run, extractor, inputs, weights, previous, level, size, 
         settings.blend_weights(len(style_pils)),
         settings.style_loss,
     )
-    masks, keep = None, None
-    if mask_img is not None:
-        pixel_mask = load_mask(mask_img, content_pil.size)
-        masks = layer_masks(pixel_mask, extractor)
-        keep = (pixel_mask, content)  # the photo stays where the mask is black, any optimizer
-    if previous is None:  # (B, H, W, 3): one start image per variant
-        start = tf.concat([initial_image(content, settings)] * len(weights), axis=0)
+    pixel_mask = None if mask_img is None else load_mask(mask_img, content_pil.size)
+    loss_fn, keep = image_objective(
+        extractor, settings, content, content_targets, style_targets, pixel_mask
+    )
+    if previous is None:
+        start = initial_image(content, settings)
     else:  # coarse-to-fine: the last level's result, upsampled, is this level's start
         start = tf.clip_by_value(tf.image.resize(previous, tf.shape(content)[1:3], "bicubic"), 0, 1)
-    weights = tf.constant(weights, dtype=tf.float32)  # (B, 3)
-
-    def loss_fn(image):
-        return compute_losses(
-            extractor, image, content_targets, style_targets, settings, masks,
-            weights=weights, per_item=True,
-        )  # fmt: skip
-
     run.begin_level(level, size, steps)
-    final = optimize_image(run, loss_fn, start, keep)
+    final = ImageOptimizer(settings, loss_fn, start, keep).run(run)
     run.end_level()
     return final
 
 
-def optimize_image(run: Run, loss_fn, start, keep=None):
-    """Runs the settings' optimizer from `start` for the current level of `run` (after
-    `begin_level`); returns the image reached (the best is `run.level_best`)."""
-    return ImageOptimizer(run.settings, loss_fn, start, keep).run(run)
-
-
 class ImageOptimizer:
-    """The settings' optimizer (Adam or L-BFGS) on one image's variables, its step traced once.
-
-    `reset` it to another start of the same shape and `run` it again: the traced step is reused,
-    so the tiles of a level pay for one trace, not one each (`scale.tile_jobs`). That holds only
-    if `loss_fn` reads whatever differs between the images (targets, masks) from variables.
-    """
+    """The settings' optimizer (Adam or L-BFGS) on one image's variables, its step traced once."""
 
     def __init__(self, settings: Settings, loss_fn, start, keep=None):
         import tensorflow as tf
@@ -168,29 +159,31 @@ class ImageOptimizer:
         if settings.optimizer == "lbfgs":
             self._value_and_grad = compile_step(self._lbfgs_value_and_grad)
             return
-        # Its own Keras optimizer (one is bound to the variables it first saw), built now so that
-        # `reset` can put back its state before the first step.
-        self.optimizer = make_adam(settings)
-        self.optimizer.build(self.pixels.variables)
-        self._fresh = [v.numpy() for v in self.optimizer.variables]  # its state before step 1
+        self.optimizer = make_adam(settings)  # a new one: a Keras optimizer keeps its variables
+        self.optimizer.build(self.pixels.variables)  # its state made now, not inside the trace
         self.average = tf.Variable(start, name="image_average")
         self.count = tf.Variable(0.0)
         self._step = compile_step(self._adam_step)
 
-    def reset(self, start, keep=None) -> None:
-        """Starts again from `start` (the same shape), as a new optimizer would."""
-        self.pixels.reset(start, keep)
-        if self.settings.optimizer == "adam":
-            for variable, value in zip(self.optimizer.variables, self._fresh, strict=True):
-                variable.assign(value)
-            self.average.assign(start)
-            self.count.assign(0.0)
-
     def run(self, run: Run):
         """Steps while `run` wants them; returns the image reached."""
+        import tensorflow as tf
+
         if self.settings.optimizer == "lbfgs":
             return self._run_lbfgs(run)
-        return self._run_adam(run)
+        try:
+            while run.wants_step():
+                losses, before = self._step()
+                run.record(losses, before.numpy, self.pixels.clipped)
+        except Stop:
+            pass
+        except KeyboardInterrupt:
+            run.stop("interrupted")
+        if self.settings.ema and run.level_best is not None and run.status != "non-finite":
+            # (a NaN step has already reached the average, so it is not used then)
+            run.use_average(self.average.numpy(), self.loss_fn(self.average))
+            return tf.convert_to_tensor(self.average)
+        return self.pixels.clipped()
 
     def _adam_step(self):
         import tensorflow as tf
@@ -212,23 +205,6 @@ class ImageOptimizer:
             rate = tf.minimum(decay, (1.0 + self.count) / (10.0 + self.count))
             self.average.assign(rate * self.average + (1.0 - rate) * pixels.clipped())
         return losses, before
-
-    def _run_adam(self, run: Run):
-        import tensorflow as tf
-
-        try:
-            while run.wants_step():
-                losses, before = self._step()
-                run.record(losses, before.numpy, self.pixels.clipped)
-        except Stop:
-            pass
-        except KeyboardInterrupt:
-            run.stopped = "interrupted"
-        if self.settings.ema and run.level_best is not None and run.stopped != "non-finite":
-            # (a NaN step has already reached the average, so it is not used then)
-            run.use_average(self.average.numpy(), self.loss_fn(self.average))
-            return tf.convert_to_tensor(self.average)
-        return self.pixels.clipped()
 
     def _lbfgs_value_and_grad(self):
         import tensorflow as tf
@@ -266,7 +242,7 @@ class ImageOptimizer:
         bounds = None if pixels.pyramid else scipy.optimize.Bounds(0.0, 1.0)
         start_at = pixels.flat()
         while True:
-            loss_before = run.best_loss.sum()
+            loss_before = run.best_loss
             try:
                 answer = scipy.optimize.minimize(
                     fun,
@@ -287,10 +263,10 @@ class ImageOptimizer:
             except Stop:
                 break
             except KeyboardInterrupt:
-                run.stopped = "interrupted"
+                run.stop("interrupted")
                 break
             # scipy ended on its own (e.g. a failed line search): go on if that attempt helped.
-            if run.best_loss.sum() >= loss_before or not run.wants_step():
+            if run.best_loss >= loss_before or not run.wants_step():
                 break
             start_at = answer.x
         best = run.level_best

@@ -45,27 +45,12 @@ class ImageVariables:
 
         batch, height, width = (int(side) for side in start.shape[:3])
         self.size = (height, width)
-        # (mask (1, H, W, 1) in [0, 1], photo (1, H, W, 3)) or None; variables, so `reset`
-        # can change them under a step already traced
-        self.keep = None if keep is None else tuple(tf.Variable(k, trainable=False) for k in keep)
+        self.keep = keep  # (mask (1, H, W, 1) in [0, 1], photo (1, H, W, 3)) or None
         self.variables = [tf.Variable(start, name="image")]
         if pyramid:
             for k in range(1, pyramid_depth(height, width)):
                 shape = (batch, -(-height // 2**k), -(-width // 2**k), 3)
                 self.variables.append(tf.Variable(tf.zeros(shape), name=f"pyramid_{k}"))
-
-    def reset(self, start, keep: tuple | None = None) -> None:
-        """Starts again from `start` (the same shape) with scales at 0, and `keep`'s mask and
-        photo (given exactly when they were at construction)."""
-        import tensorflow as tf
-
-        if (keep is None) != (self.keep is None):
-            raise ValueError("reset takes keep exactly when the variables were made with one")
-        self.variables[0].assign(start)
-        for scale in self.variables[1:]:
-            scale.assign(tf.zeros_like(scale))
-        for variable, value in zip(self.keep or (), keep or (), strict=True):
-            variable.assign(value)
 
     @property
     def pyramid(self) -> bool:
@@ -85,18 +70,18 @@ class ImageVariables:
 
     def objective(self, loss_fn) -> tuple[dict, object, object]:
         """(losses, value to minimize, image): the losses of the image the network saw (in
-        [0, 1]), their sum over the batch with the range penalty added, and that image."""
+        [0, 1]), their total with the range penalty added, and that image."""
         import tensorflow as tf
 
         image = self.image()
         if not self.pyramid:
             losses = loss_fn(image)
-            return losses, tf.reduce_sum(losses["total"]), image
+            return losses, losses["total"], image
         clipped = image + tf.stop_gradient(tf.clip_by_value(image, 0.0, 1.0) - image)
         losses = loss_fn(clipped)
         outside = tf.nn.relu(image - 1.0) + tf.nn.relu(-image)
         penalty = RANGE_PENALTY * tf.reduce_mean(tf.square(outside))
-        return losses, tf.reduce_sum(losses["total"]) + penalty, clipped
+        return losses, losses["total"] + penalty, clipped
 
     def clipped(self):
         """The image in [0, 1]."""

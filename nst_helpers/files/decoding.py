@@ -23,11 +23,9 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _BAND_VALUES = 2**20  # values per band when 16-bit and float images are scaled to 8 bits
 
 # Peak bytes per pixel of `load_image` decoding and converting one image, beyond what the
-# process held before (measured once on 6000x6000 px files, fresh processes): 1-bit and L PNG 5.1,
-# I;16 PNG 7.2, RGB and CMYK JPEG 8.0 (2.4 with max_dim 512, decoded at 1/8 size), LA and RGBA
-# PNG 9.0, I and F TIFF 9.2; 12000x12000 px RGB, RGBA and P PNGs 8.3, 9.2 and 9.2. (Converting
-# through whole-image copies cost 10 to 32 before: RGB 12, RGBA 24, I;16 28, F 32.) The largest,
-# rounded up:
+# process held before: the largest measured over the color modes, rounded up, so that
+# `check_decode_memory` refuses an image before a decode that would run out of memory (the
+# measurements: benchmarks/README.md, "Why the defaults are what they are").
 DECODE_BYTES_PER_PIXEL = 10
 
 

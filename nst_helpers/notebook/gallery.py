@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from nst_helpers.core.losses import TERMS
 from nst_helpers.errors import NSTError
 from nst_helpers.runs.settings import Settings
 
@@ -29,6 +30,10 @@ class GalleryItem:
     result: Result
 
 
+# How a label writes each term's weight: the paper's alpha and beta.
+SYMBOLS = {"content": "α", "style": "β", "tv": "TV"}
+
+
 def weights_label(settings: Settings | Mapping) -> str:
     """A short label of a run's loss weights, e.g. "α=1 β=10 TV=1".
 
@@ -39,7 +44,7 @@ def weights_label(settings: Settings | Mapping) -> str:
         The label, with each weight in `:g` format.
     """
     values = settings if isinstance(settings, Mapping) else settings.to_dict()
-    return f"α={values['content_weight']:g} β={values['style_weight']:g} TV={values['tv_weight']:g}"
+    return " ".join(f"{SYMBOLS.get(term, term)}={values[f'{term}_weight']:g}" for term in TERMS)
 
 
 def stylize_into_gallery(

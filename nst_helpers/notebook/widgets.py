@@ -243,7 +243,7 @@ class TweakPanel:
         )
         self.refresh()
 
-    def weights(self) -> dict[str, float]:
+    def loss_weights(self) -> dict[str, float]:
         """The sliders' current loss weights, {settings field: value}."""
         return {field: float(slider.value) for field, slider in self.sliders.items()}
 
@@ -260,7 +260,7 @@ class TweakPanel:
             with self.status:
                 self.status.clear_output()
                 try:
-                    with ProgressBar(desc=weights_label(self.weights()), leave=False) as bar:
+                    with ProgressBar(desc=weights_label(self.loss_weights()), leave=False) as bar:
                         item = stylize_into_gallery(
                             self.gallery,
                             self.content,
@@ -268,7 +268,7 @@ class TweakPanel:
                             self.settings,
                             self.extractor,
                             callbacks=[bar],
-                            **self.weights(),
+                            **self.loss_weights(),
                         )
                 except NSTError as err:  # kept in the widget itself, shown with or without a kernel
                     self.status.append_stdout(f"error: {err}\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nst_helpers import machine
+from nst_helpers.core.style_losses import style_loss_named
 from nst_helpers.errors import NSTError
 from nst_helpers.files.decoding import decode_memory
 from nst_helpers.files.images import scaled_size
@@ -15,10 +16,13 @@ from nst_helpers.runs.settings import Settings
 from nst_helpers.runs.vgg import activation_count, resolve_precision
 
 # Fitted to peak memory measured with benchmarks/bench.py (VGG16 and VGG19 at 256 to 1024 px,
-# float32 and bfloat16) with a margin: the TensorFlow runtime and the weights, plus each layer
-# output kept for the backward pass and its gradient, in float32-sized slots.
+# float32 and bfloat16, on a CPU with AVX-512) with a margin: the TensorFlow runtime and the
+# weights, plus each layer output kept for the backward pass and its gradient, in float32-sized
+# slots. TensorFlow's float32 kernels for CPUs without AVX-512 hold more: 17 to 21 bytes per
+# activation at 256 to 768 px (VGG16, Adam and L-BFGS, AVX2: benchmarks/MEMORY_FIT.md).
 _BASE_BYTES = 0.7 * 2**30
 _BYTES_PER_ACTIVATION = {"float32": 2.8 * 4, "bfloat16": 2.1 * 4, "float16": 2.1 * 4}
+_FLOAT32_BYTES_WITHOUT_AVX512 = 20.0
 # A style image's pass through the network to its Gram matrices (forward only, every layer output
 # held until the pass ends): fitted, with a margin, to the peaks of style_scale 8 and 16 runs
 # (VGG19 at max_dim 64: style images of 512 and 1024 px; float32 and bfloat16).
@@ -36,7 +40,6 @@ def estimate_memory(
     *,
     style_sizes: Sequence[tuple[int, int]] = (),
     decode_sizes: Sequence[tuple[int, int]] = (),
-    batch: int = 1,
 ) -> int:
     """Estimates the peak memory in bytes of a run at the given final image size.
 
@@ -55,8 +58,6 @@ def estimate_memory(
             max_dim * style_scale. Default: none counted.
         decode_sizes: (width, height) of each input file still to be decoded, at its full
             (header) size. Default: none counted (images already in memory).
-        batch: Images optimized together (a sweep's variants, `stylize_variants`): the
-            optimization's memory grows with it, the style images' pass does not.
 
     Returns:
         Bytes (an estimate with a safety margin; benchmarks/RESULTS.md has measured peaks).
@@ -71,8 +72,14 @@ def estimate_memory(
     precision = resolve_precision(settings.precision)
     layers = settings.content_layers + settings.style_layers
     activations = activation_count(settings.arch, layers, height, width)
-    optimize = batch * activations * _BYTES_PER_ACTIVATION[precision]
-    values = batch * height * width * 3 * (4 / 3 if settings.pyramid else 1)  # 1 + 1/4 + ...
+    per_activation = _BYTES_PER_ACTIVATION[precision]
+    if precision == "float32" and not machine.cpu_has_avx512() and not machine.cpu_has_bf16():
+        per_activation = _FLOAT32_BYTES_WITHOUT_AVX512
+    optimize = activations * per_activation
+    # what the style loss holds beyond the Gram loss's (its registry entry says)
+    extra = style_loss_named(settings.style_loss).bytes_per_activation
+    optimize += extra * activation_count(settings.arch, settings.style_layers, height, width)
+    values = height * width * 3 * (4 / 3 if settings.pyramid else 1)  # 1 + 1/4 + ...
     if settings.optimizer == "lbfgs":  # float64 history pairs, iterate and gradient
         optimize += (2 * LBFGS_MEMORY + 4) * values * 8
     style_dim = max(1, round(settings.max_dim * settings.style_scale))
@@ -97,7 +104,6 @@ def check_memory(
     *,
     style_sizes: Sequence[tuple[int, int]] = (),
     decode_sizes: Sequence[tuple[int, int]] = (),
-    batch: int = 1,
 ) -> int:
     """Refuses a run that will not fit in memory, naming the largest size that does.
 
@@ -108,7 +114,6 @@ def check_memory(
         available: Bytes available (default: `machine.available_memory()`; no check when unknown).
         style_sizes: The style images' sizes (see `estimate_memory`).
         decode_sizes: The input files' full sizes (see `estimate_memory`).
-        batch: Images optimized together (see `estimate_memory`).
 
     Returns:
         The estimate, in bytes.
@@ -116,7 +121,7 @@ def check_memory(
     Raises:
         NSTError: The estimate exceeds the available memory.
     """
-    sizes = {"style_sizes": style_sizes, "decode_sizes": decode_sizes, "batch": batch}
+    sizes = {"style_sizes": style_sizes, "decode_sizes": decode_sizes}
     needed = estimate_memory(settings, width, height, **sizes)
     available = machine.available_memory() if available is None else available
     if available is None or needed <= available:
@@ -130,9 +135,8 @@ def check_memory(
     while fits > 1 and estimate_at(fits) > available:
         fits = fits - 32 if fits > 64 else fits - 1
     gib = 2**30
-    images = f" of {batch} images in one batch" if batch > 1 else ""
     run = (
-        f"a {width}x{height} px run{images} with {settings.arch.upper()} ({settings.precision}, "
+        f"a {width}x{height} px run with {settings.arch.upper()} ({settings.precision}, "
         f"{settings.optimizer}) needs about {needed / gib:.1f} GiB of memory"
     )
     short = f"only {available / gib:.1f} GiB is available"
@@ -145,8 +149,7 @@ def check_memory(
     if estimate_at(fits) > available:
         raise NSTError(f"{run}, but {short}, too little at any size. Free some memory.")
     style = "a smaller style_scale (--style-scale), " if style_sizes else ""
-    fewer = "fewer values in the sweep (--sweep), " if batch > 1 else ""
     raise NSTError(
-        f"{run}, but {short}. Use max_dim (--max-dim) {fits} or less, {fewer}{style}precision "
+        f"{run}, but {short}. Use max_dim (--max-dim) {fits} or less, {style}precision "
         "bfloat16, or free some memory."
     )

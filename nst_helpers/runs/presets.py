@@ -7,11 +7,10 @@ stylized, and keeps at least as much of the photo, as the plain tutorial loop's 
 - "tutorial": the plain loop the notebook teaches, Adam on plain pixels in float32 (with Keras'
   momentum, beta_1 0.9, not the TensorFlow tutorial's 0.99: `--beta-1 0.99` for that).
 - "fast": L-BFGS on an image pyramid, bfloat16 where the CPU has it, and style weight 12.
-  Departure: the tutorial's style weight is 10; at 10 the preset reached the tutorial's quality
-  on rocket x brush in none of 3 runs within 179 s, at 12 in all 3 (and on every other pair:
-  benchmarks/TTQ_TUNING_NOISE.md, the median of 3 runs per pair). Measured and left out there:
-  style weight 11 (1 of 3 on rocket x brush), 15 and 30 (more stylized sooner, but on astronaut
-  x mosaic they keep less of the photo than the target).
+  Departure: the tutorial's style weight is 10; at 12 the preset reaches the tutorial's quality
+  on every bundled pair, at 10 not on one of them (chosen in benchmarks/TTQ_TUNING_NOISE.md; the
+  weights tried and why the others were left out: benchmarks/README.md, "Why the defaults are
+  what they are").
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ PRESETS: dict[str, dict] = {
     },
 }
 # What `nst` runs when no --preset is given: the fastest mode to the tutorial's quality on every
-# pair, by the median of 3 runs each (benchmarks/ttq_tuning_noise.json; a test holds it to that).
-# A sweep (`--sweep`) runs Adam, so it takes "tutorial".
+# pair (chosen in benchmarks/TTQ_TUNING_NOISE.md; tests/benchmarks/test_judge.py holds it to
+# that pick).
+# A sweep (`--sweep`) is a loop of such runs, so it takes the same.
 CLI_PRESET = "fast"
-SWEEP_PRESET = "tutorial"

@@ -167,7 +167,8 @@ def rerun_inputs(recipe: dict, png: str | os.PathLike, trust_paths: bool = False
 
 
 def _find_weights(recipe: dict, folder: Path, trust: bool, outside: list[str]):
-    weights = (recipe.get("settings") or {}).get("weights")
+    settings = recipe.get("settings") or {}
+    weights = settings.get("weights_file") or settings.get("weights")  # the older name too
     if not isinstance(weights, str) or weights == "imagenet":
         return weights
     candidates = [folder / Path(weights).name]
@@ -252,7 +253,7 @@ def settings_from_recipe(recipe: dict) -> Settings:
             "the recipe has no 'settings' section: read it with read_recipe or build it with "
             "make_recipe."
         )
-    known = {field.name for field in dataclasses.fields(Settings)}
+    known = {field.name for field in dataclasses.fields(Settings)} | {"weights"}  # older name
     unknown = sorted(set(stored) - known)
     if unknown:
         library = recipe.get("library")

@@ -1,13 +1,13 @@
 """The bookkeeping of a run: what it reports after each step (`Event`), what it returns
-(`Result`), and `Run`, which keeps the history, the best image, the time budget and the reason
-it stopped, for one image or a batch of them (a sweep) alike."""
+(`Result`), and `Run`, which keeps the history, the best image, the time budget and the run's
+status."""
 
 from __future__ import annotations
 
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,7 @@ class Event:
         steps: Steps planned over all levels; with a time budget, the most the run may take
             (each level up to `Settings.steps`; a tiled run: its plan's steps), as it ends
             when the budget does (see `expected_steps`).
-        losses: {"content", "style", "tv", "total"} of the image this step evaluated (of the
-            first image, in a sweep).
+        losses: {"content", "style", "tv", "total"} of the image this step evaluated.
         elapsed: Seconds since the optimization started.
         image: The current image (H, W, 3) float32 array in [0, 1] on preview steps, else None.
         level: Index of the coarse-to-fine level (0 when there is one level).
@@ -76,7 +75,8 @@ class Result:
             step: the average includes every iterate up to it).
         best_loss: The total loss of `best_image` (before `preserve_colors="luminance"`).
         best_losses: Its {"content", "style", "tv", "total"}.
-        history: {"content", "style", "tv", "total": one value per step, all levels}.
+        history: {"content", "style", "tv", "total": one value per step, all levels}
+            (`settings.LOSS_NAMES`).
         seconds: {"setup": model + targets, "optimize": the loops, "per_step": mean step time}.
         settings: The full settings used, as a dict.
         stopped: "finished", "interrupted" (Ctrl-C), "time budget" or "non-finite" (NaN/inf).
@@ -105,11 +105,11 @@ class Result:
         if not self.history["total"]:
             return f"no steps run ({self.stopped})"
         losses = self.best_losses
+        terms = ", ".join(f"{name} {losses[name]:.3g}" for name in LOSS_NAMES if name != "total")
         return (
             f"{self.steps_done} steps in {self.seconds['optimize']:.1f} s "
             f"({self.seconds['per_step']:.3f} s/step), {self.stopped}; best total loss "
-            f"{losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g}, "
-            f"tv {losses['tv']:.3g}) at step {self.best_step + 1}; "
+            f"{losses['total']:.4g} ({terms}) at step {self.best_step + 1}; "
             f"peak memory {self.peak_memory / 2**30:.1f} GiB"
         )
 
@@ -135,51 +135,68 @@ class Result:
 
 class NonFiniteLossError(NSTError):
     """The loss became NaN or infinite. `result` holds the run up to the last good image
-    (`results`: one per image of a sweep)."""
+    (`results`: one per run of a sweep, the runs after it not started)."""
 
     def __init__(self, message: str, results: list[Result]):
         super().__init__(message)
         self.results = results
-        self.result = results[0]
+        self.result = results[-1]
 
 
 class Stop(Exception):
     """Raised inside a level's loop to end it (budget spent, NaN, or interrupt)."""
 
 
-class Run:
-    """The bookkeeping of one run of `batch` images: history, best images, events, budgets.
+# What `Run.status` says once a run is over; "running" until then.
+ENDINGS = ("finished", "interrupted", "time budget", "non-finite")
 
-    Losses arrive as one value per image, shape (batch,); the events report the first image.
-    A non-finite loss of any image stops the whole run, keeping each image's best so far.
+
+class Run:
+    """The bookkeeping of one run: history, best image, events, time budget, status.
+
+    A run is made of levels (coarse-to-fine sizes; a tiled run's tiles): `begin_level`, then a
+    `record` per step while `wants_step`, then `end_level`. Its `status` is "running" until
+    `stop` ends it early ("interrupted", "time budget", "non-finite") or `result` finishes it.
     """
 
-    def __init__(self, settings: Settings, callbacks: list, started: float, batch: int = 1):
+    def __init__(self, settings: Settings, callbacks: Iterable = (), started: float | None = None):
         self.settings = settings
-        self.callbacks = callbacks
-        self.started = started
-        self.batch = batch
+        self.callbacks = list(callbacks)
+        self.started = time.perf_counter() if started is None else started
+        self.status = "running"
+        self.error: str | None = None
         self.loop_start: float | None = None
-        self.history = [{name: [] for name in LOSS_NAMES} for _ in range(batch)]
+        self.setup_seconds = 0.0
+        self.history: dict[str, list[float]] = {name: [] for name in LOSS_NAMES}
+        self.levels: list[dict] = []
         self.level_steps = settings.steps_per_level()
         self.total_steps = settings.max_steps()  # under a time budget, `wants_step`'s limit
         # What a level's share of a time budget goes by: its steps x its side squared.
         self.costs = [
             n * size**2 for n, size in zip(self.level_steps, settings.levels(), strict=True)
         ]
-        self.levels: list[dict] = []
-        self.stopped = "finished"
-        self.error: str | None = None
-        self.setup_seconds = 0.0
+        self.level_best: np.ndarray | None = None  # (1, H, W, 3) of the current level
 
     @property
     def done(self) -> int:
         """Steps recorded so far, over all levels."""
-        return len(self.history[0]["total"])
+        return len(self.history["total"])
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def stop(self, reason: str) -> None:
+        """Ends the run early for `reason` (one of `ENDINGS`); the first reason stays."""
+        if reason not in ENDINGS:
+            raise ValueError(f"a run stops for one of {ENDINGS}, not {reason!r}")
+        if self.running:
+            self.status = reason
 
     # --- levels -------------------------------------------------------------------------------
-    def begin_level(self, level: int, size: int, steps: int) -> None:
-        """Starts a coarse-to-fine level: its best image is tracked afresh."""
+    def begin_level(self, level: int, size: int, steps: int, seconds: float | None = None) -> None:
+        """Starts a coarse-to-fine level: its best image is tracked afresh. It ends after
+        `seconds` if given, else (under a time budget) when its share of the time is spent."""
         now = time.perf_counter()
         if self.loop_start is None:
             self.loop_start = now
@@ -187,11 +204,11 @@ class Run:
         self.level, self.level_size, self.level_planned = level, size, steps
         self.level_done = 0
         self.level_start = now
-        self.level_best: np.ndarray | None = None  # (batch, H, W, 3)
-        self.best_loss = np.full(self.batch, math.inf)
-        self.best_step = np.full(self.batch, self.done)
-        self.best_losses = [dict.fromkeys(LOSS_NAMES, math.inf) for _ in range(self.batch)]
-        self.level_deadline = self._deadline(level)
+        self.level_best = None
+        self.best_loss = math.inf
+        self.best_step = self.done
+        self.best_losses = dict.fromkeys(LOSS_NAMES, math.inf)
+        self.level_deadline = self._deadline(level) if seconds is None else now + seconds
 
     def time_left(self) -> float | None:
         """Seconds left of the time budget (negative once spent); None without one."""
@@ -215,10 +232,9 @@ class Run:
     def use_average(self, average: np.ndarray, losses: dict) -> None:
         """With `ema`, the level's result is the moving average, with its own losses."""
         self.level_best = average
-        for item in range(self.batch):
-            self.best_losses[item] = {n: float(np.ravel(losses[n])[item]) for n in LOSS_NAMES}
-        self.best_loss = np.array([b["total"] for b in self.best_losses])
-        self.best_step = np.full(self.batch, max(self.done - 1, 0))
+        self.best_losses = {name: float(losses[name]) for name in LOSS_NAMES}
+        self.best_loss = self.best_losses["total"]
+        self.best_step = max(self.done - 1, 0)
 
     def end_level(self) -> None:
         seconds = time.perf_counter() - self.level_start
@@ -228,14 +244,14 @@ class Run:
 
     # --- steps --------------------------------------------------------------------------------
     def wants_step(self) -> bool:
-        """Whether the current level may take another step (steps and time left, not stopped)."""
-        if self.stopped != "finished":
+        """Whether the current level may take another step (steps and time left, running)."""
+        if not self.running:
             return False
         # A level takes at least one step, so a budget spent early still leaves the result's
         # size with an evaluated image and finite best losses (one step over the budget).
         if self.level_done and time.perf_counter() >= self.level_deadline:
             if self.level == len(self.level_steps) - 1:
-                self.stopped = "time budget"
+                self.stop("time budget")
             return False
         return self.level_done < self._step_limit()
 
@@ -246,31 +262,23 @@ class Run:
     def record(self, losses: dict, image_before: Callable[[], np.ndarray], current) -> None:
         """Books one evaluated step and emits its event; raises Stop on a non-finite loss.
 
-        `losses` holds one value per image; `image_before()` is the (batch, H, W, 3) image the
-        losses belong to, `current()` the image now.
+        `image_before()` is the (1, H, W, 3) image the losses belong to, `current()` the
+        image now.
         """
-        values = {name: np.ravel(np.asarray(losses[name], dtype=np.float64)) for name in LOSS_NAMES}
-        if not all(np.isfinite(v).all() for v in values.values()):
+        values = {name: float(np.sum(losses[name])) for name in LOSS_NAMES}
+        if not all(math.isfinite(v) for v in values.values()):
             self._non_finite(values)
             if self.level_best is None:  # a NaN on a level's first step: keep its start image
                 self.level_best = np.array(image_before())
             raise Stop
         step = self.done
-        for item, history in enumerate(self.history):
-            for name in LOSS_NAMES:
-                history[name].append(float(values[name][item]))
+        for name in LOSS_NAMES:
+            self.history[name].append(values[name])
         self.level_done += 1
-        improved = values["total"] < self.best_loss
-        if improved.any():
-            before = np.asarray(image_before())
-            if self.level_best is None:
-                self.level_best = before.copy()
-            for item in np.flatnonzero(improved):
-                self.level_best[item] = before[item]
-                self.best_loss[item] = values["total"][item]
-                self.best_step[item] = step
-                self.best_losses[item] = {n: float(values[n][item]) for n in LOSS_NAMES}
-        self._emit({name: float(values[name][0]) for name in LOSS_NAMES}, current)
+        if values["total"] < self.best_loss:
+            self.level_best = np.array(image_before())
+            self.best_loss, self.best_step, self.best_losses = values["total"], step, values
+        self._emit(values, current)
 
     def _emit(self, values: dict, current: Callable) -> None:
         if not self.callbacks:
@@ -296,14 +304,11 @@ class Run:
         return self.level
 
     def _non_finite(self, values: dict) -> None:
-        self.stopped = "non-finite"
-        bad = ", ".join(
-            f"{name}={value[~np.isfinite(value)][0]}"
-            for name, value in values.items()
-            if not np.isfinite(value).all()
-        )
+        self.stop("non-finite")
+        bad = ", ".join(f"{name}={value}" for name, value in values.items()
+                        if not math.isfinite(value))  # fmt: skip
         kept = (
-            f"the best image so far (step {int(self.best_step[0]) + 1})"
+            f"the best image so far (step {self.best_step + 1})"
             if self.level_best is not None
             else "the start image"
         )
@@ -313,38 +318,52 @@ class Run:
         )
 
     # --- result -------------------------------------------------------------------------------
-    def results(self, image, final_size: tuple[int, int], settings: list[Settings]) -> list:
-        """One Result per image; raises NonFiniteLossError (holding them) after a NaN."""
+    def best(self, image) -> tuple[np.ndarray, int, dict]:
+        """The image a result keeps, (H, W, 3), its step and its losses: the level's best (after
+        a NaN also the final image), given the image the loop ended at."""
+        best = self.level_best if self.level_best is not None else np.asarray(image)
+        return np.asarray(best)[0], (self.best_step if self.done else 0), self.best_losses
+
+    def result(self, image, final_size: tuple[int, int], recipe: dict | None = None,
+               recolor: Callable[[Image.Image], Image.Image] | None = None) -> Result:  # fmt: skip
+        """Finishes the run: its Result at `final_size` from the (1, H, W, 3) `image` it ended
+        at, with `recipe`, and `recolor` applied to its images (keeping the photo's colors).
+        Raises NonFiniteLossError (holding the Result) after a NaN."""
         seconds = time.perf_counter() - (self.loop_start or self.started)
-        final = np.asarray(image)
-        best = self.level_best if self.level_best is not None else final
-        if self.stopped == "non-finite":  # the image reached after a non-finite loss is not good
-            final = best
-        done = self.done
-        results = [
-            Result(
-                image=at_size(final[item], final_size),
-                best_image=at_size(best[item], final_size),
-                best_step=int(self.best_step[item]) if done else 0,
-                best_loss=float(self.best_loss[item]),
-                best_losses=self.best_losses[item],
-                history=self.history[item],
-                seconds={
-                    "setup": self.setup_seconds,
-                    "optimize": seconds,
-                    "per_step": seconds / max(done, 1),
-                },
-                settings=settings[item].to_dict(),
-                stopped=self.stopped,
-                steps_done=done,
-                levels=self.levels,
-                peak_memory=machine.peak_memory(),
-            )
-            for item in range(self.batch)
-        ]
+        best, best_step, best_losses = self.best(image)
+        if self.running:
+            self.status = "finished"
+        # the image reached after a non-finite loss is not good: the best stands in for it
+        final = best if self.status == "non-finite" else np.asarray(image)[0]
+        images = [at_size(final, final_size), at_size(best, final_size)]
+        if recolor is not None:
+            images = [recolor(img) for img in images]
+        result = Result(
+            image=images[0],
+            best_image=images[1],
+            best_step=best_step,
+            best_loss=best_losses["total"],
+            best_losses=best_losses,
+            history=self.history,
+            seconds={
+                "setup": self.setup_seconds,
+                "optimize": seconds,
+                "per_step": seconds / max(self.done, 1),
+            },
+            settings=self.settings.to_dict(),
+            stopped=self.status,
+            steps_done=self.done,
+            levels=self.summaries(),
+            peak_memory=machine.peak_memory(),
+            recipe=recipe,
+        )
         if self.error:
-            raise NonFiniteLossError(self.error, results)
-        return results
+            raise NonFiniteLossError(self.error, [result])
+        return result
+
+    def summaries(self) -> list[dict]:
+        """One {"max_dim", "steps", "seconds"} per level run."""
+        return self.levels
 
 
 def at_size(array: np.ndarray, size: tuple[int, int]) -> Image.Image:

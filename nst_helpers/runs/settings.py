@@ -23,6 +23,8 @@ from nst_helpers.checks import (
     check_tiles,
     check_weight,
 )
+from nst_helpers.core.losses import TERMS
+from nst_helpers.core.style_losses import style_loss_named
 from nst_helpers.errors import NSTError
 from nst_helpers.runs.color import check_preserve_colors
 from nst_helpers.runs.presets import PRESETS
@@ -36,9 +38,8 @@ from nst_helpers.runs.vgg import (
 )
 
 INITS = ("content", "noise")
-LOSS_NAMES = ("content", "style", "tv", "total")  # the terms every run reports, in this order
+LOSS_NAMES = (*TERMS, "total")  # what every run reports, in this order
 OPTIMIZERS = ("adam", "lbfgs")
-STYLE_LOSSES = ("gram", "wasserstein")
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Settings:
 
     Attributes:
         arch: "vgg16" or "vgg19".
-        weights: "imagenet", a weights file path, or None (random; for tests).
+        weights_file: "imagenet", a weights file path, or None (random; for tests). The older
+            name `weights` is accepted too.
         max_dim: Long side of the result in pixels.
         steps: Number of optimization steps.
         content_weight: alpha, the weight of the content loss.
@@ -58,9 +60,9 @@ class Settings:
         tv_weight: Weight of the total-variation loss (smoothness).
         lr: Adam's learning rate, in units of the [0, 1] pixel range (with `pyramid`, per
             scale, so a pixel can move up to about 3x `lr` per step).
-        beta_1: Adam's momentum, the decay of its running mean of gradients. Keras' 0.9 gets
-            ahead sooner; the TensorFlow tutorial's 0.99 starts slower but reaches a lower loss
-            after 1000 steps (measured in benchmarks/LONG_RUNS.md).
+        beta_1: Adam's momentum, the decay of its running mean of gradients: Keras' 0.9, or the
+            TensorFlow tutorial's 0.99 (slower at first, lower after 1000 steps:
+            benchmarks/LONG_RUNS.md).
         init: Start from the "content" image or from uniform "noise".
         seed: Seed for the noise start.
         style_scale: Long side of the style image relative to the result's (1.0: same size).
@@ -75,9 +77,9 @@ class Settings:
         level_ratio: Growth of the size from one coarse-to-fine level to the next.
         level_steps: Steps per level (coarse to fine); default: `steps` split so that each level
             costs about the same time.
-        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs,
-            not yet measured); or "auto" (`vgg.resolve_precision`: bfloat16 where the CPU has
-            it, else float32). Gram matrices and losses stay float32.
+        precision: "float32"; "bfloat16" (fast on CPUs with AVX512-BF16/AMX); "float16" (GPUs);
+            or "auto" (`vgg.resolve_precision`: bfloat16 where the CPU has it, else float32).
+            Gram matrices and losses stay float32.
         time_budget: Seconds for the whole run; levels then run until their share of the time
             is spent, and `steps` is only an upper bound (a tiled run: each level and tile its
             share, and at most its planned steps).
@@ -88,16 +90,15 @@ class Settings:
         preserve_colors: "none" (the style's colors), "luminance" (keep the photo's colors in
             the result) or "histogram" (recolor the style image to the photo's first).
         ema: Decay of an exponential moving average of the Adam iterates (0: off). The result
-            is then the average (measured in benchmarks/RESULTS.md: it lowered neither the loss
-            nor TV there).
+            is then the average.
         pyramid: Optimize the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
-            steps. Measured with L-BFGS (the fast preset); Adam accepts it too.
-        style_loss: "gram" (the paper's: Gram matrices) or "wasserstein" (each layer's features
-            as a Gaussian, compared by the 2-Wasserstein distance; `nst_helpers.core.losses`).
+            steps. With L-BFGS (the fast preset) or Adam.
+        style_loss: The name of a style loss in `nst_helpers.core.style_losses.STYLE_LOSSES`:
+            "gram" (the paper's: Gram matrices) or "wasserstein" (each layer's features as a
+            Gaussian, compared by the 2-Wasserstein distance).
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
-            default: on CPUs it makes the step slower (benchmarks/RESULTS.md), on GPUs it is
-            not measured yet (benchmarks/gpu_check.sh measures it).
+            default, since on CPUs it makes the step slower (benchmarks/RESULTS.md).
         memory_limit: GiB the run may use (default: what the machine has available). When the
             whole image at `max_dim` would need more, the run is tiled (`nst_helpers.scale.tiles`):
             the whole image at the largest size that fits, then refined in tiles at each
@@ -110,7 +111,7 @@ class Settings:
     """
 
     arch: str = "vgg19"
-    weights: str | None = "imagenet"
+    weights_file: str | None = "imagenet"
     max_dim: int = 512
     steps: int = 300
     content_weight: float = 1.0
@@ -152,17 +153,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.arch = check_arch(self.arch)
-        if self.weights is not None:
-            if not isinstance(self.weights, (str, os.PathLike)):
+        if self.weights_file is not None:
+            if not isinstance(self.weights_file, (str, os.PathLike)):
                 raise NSTError(
-                    f"weights must be 'imagenet', the path of a weights file, or None (random), "
-                    f"got {self.weights!r}."
+                    "weights_file (or its older name weights) must be 'imagenet', the path of a "
+                    f"weights file, or None (random), got {self.weights_file!r}."
                 )
-            self.weights = os.fspath(self.weights)
+            self.weights_file = os.fspath(self.weights_file)
         check_side(self.max_dim, "max_dim")
         check_count(self.steps, "steps")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            check_weight(getattr(self, name), name)
+        for term in TERMS:
+            check_weight(getattr(self, f"{term}_weight"), f"{term}_weight")
         if self.content_weight == self.style_weight == 0:
             raise NSTError("content_weight and style_weight are both 0: nothing to optimize.")
         check_positive(self.lr, "lr")
@@ -243,10 +244,7 @@ class Settings:
             raise NSTError(
                 f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}."
             )
-        if self.style_loss not in STYLE_LOSSES:
-            raise NSTError(
-                f"unknown style_loss {self.style_loss!r}: choose one of {', '.join(STYLE_LOSSES)}."
-            )
+        style_loss_named(self.style_loss)  # a registered one, or the message names them
         self.preserve_colors = check_preserve_colors(self.preserve_colors)
         if not isinstance(self.pyramid, (bool, np.bool_)):
             raise NSTError(f"pyramid must be True or False, got {self.pyramid!r}.")
@@ -316,11 +314,22 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         """Returns a copy with some fields changed (and checked)."""
+        if "weights" in changes:  # the older name of weights_file
+            changes["weights_file"] = changes.pop("weights")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-friendly values."""
         return {key: list(v) if isinstance(v, tuple) else v for key, v in vars(self).items()}
+
+    @property
+    def weights(self) -> str | None:
+        """The older name of `weights_file`, kept for code and recipes that use it."""
+        return self.weights_file
+
+    def loss_weights(self) -> dict[str, float]:
+        """{term: weight} of the total loss, for every term in `core.losses.TERMS`."""
+        return {term: getattr(self, f"{term}_weight") for term in TERMS}
 
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, equal weights unless `style_layer_weights` is set."""
@@ -346,6 +355,10 @@ _generated_init = Settings.__init__
 @functools.wraps(_generated_init)
 def _checked_init(self, *args, **kwargs) -> None:
     # The dataclass's own __init__ raises a bare TypeError for a misspelled name; name the fix.
+    if "weights" in kwargs:  # the older name of weights_file
+        if "weights_file" in kwargs:
+            raise NSTError("give weights_file or its older name weights, not both.")
+        kwargs["weights_file"] = kwargs.pop("weights")
     for name in kwargs:
         if name not in _FIELDS:
             close = difflib.get_close_matches(name, _FIELDS, n=1)

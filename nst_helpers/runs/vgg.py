@@ -190,9 +190,9 @@ def resolve_precision(precision: str = "auto") -> str:
 
     "auto" gives "bfloat16" on CPUs with native bfloat16 arithmetic (the avx512_bf16 or amx_bf16
     flags: Intel Cooper Lake/Sapphire Rapids and later, AMD Zen 4 and later), and "float32"
-    elsewhere, where low precision would be emulated and slow. On GPUs it stays "float32" until
-    a GPU run has shown float16 to match it (benchmarks/gpu_check.sh; none was measured yet):
-    pass "float16" to try it.
+    elsewhere, where low precision would be emulated and slow. On GPUs it gives "float32": float16
+    becomes the choice there only once benchmarks/gpu_check.sh shows it matches float32 (whether
+    that has run: benchmarks/README.md, "The GPU"); pass "float16" to try it.
 
     Raises:
         NSTError: Unknown precision (the message lists the valid ones).
@@ -200,5 +200,5 @@ def resolve_precision(precision: str = "auto") -> str:
     if check_precision(precision) != "auto":
         return precision
     if machine.has_gpu():
-        return "float32"  # float16 is not yet measured to match float32 on a GPU
+        return "float32"  # float16 only once the GPU check shows it matches (see the docstring)
     return "bfloat16" if machine.cpu_has_bf16() else "float32"

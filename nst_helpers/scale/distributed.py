@@ -27,7 +27,7 @@ def build_worker_extractor(settings: Settings):
     every worker builds the same network."""
     from nst_helpers.core.optimize import matching_extractor
 
-    if settings.weights is None:
+    if settings.weights_file is None:
         import keras
 
         keras.utils.set_random_seed(settings.seed)

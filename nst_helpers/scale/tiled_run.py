@@ -10,8 +10,7 @@ The content target of a tile is the content image's matching tile; with a mask, 
 counts only inside the mask's matching tile and the photo stays where that is black. The tiles
 of a level start from the same upsampled canvas and do not depend on each other, so they may run
 anywhere (`nst_helpers.scale.distributed` runs them on Ray); in-process they run one after the other
-through the library's loop (`optimize.ImageOptimizer`, one traced step for all the tiles of one
-shape: `tile_jobs.TileProgram`) with step-by-step events.
+through the library's loop (`optimize.ImageOptimizer`) with step-by-step events.
 """
 
 from __future__ import annotations
@@ -23,11 +22,9 @@ from functools import partial
 
 import numpy as np
 
-from nst_helpers import machine
 from nst_helpers.errors import NSTError
 from nst_helpers.files import images as imgs
-from nst_helpers.runs import color
-from nst_helpers.runs.run import Event, NonFiniteLossError, Result, Run
+from nst_helpers.runs.run import Run
 from nst_helpers.runs.settings import LOSS_NAMES, Settings
 from nst_helpers.scale.tile_jobs import TileJob, TileOutcome, level_style_targets, refine_tile
 from nst_helpers.scale.tiles import Tile, TilePlan, tile_weights
@@ -40,23 +37,37 @@ class TileRun(Run):
     is the canvas so far with the current tile in place. Under a time budget each unit (a
     whole-image level or a tile) gets the share of the time left that its steps x pixels are of
     the plan's still to run, and takes at most its planned steps; once the budget is spent, no
-    unit starts. Tiles in `skipped` (all black in the mask) do not run at all.
+    unit starts. Tiles all black in `mask` do not run at all (they stay the photo).
     """
 
-    def __init__(self, settings: Settings, callbacks: list, started: float, plan: TilePlan,
-                 skipped: frozenset[int] = frozenset()):  # fmt: skip
+    def __init__(self, settings: Settings, callbacks: Iterable, started: float, plan: TilePlan,
+                 mask=None):  # fmt: skip
+        if settings.level_steps is not None:  # they name the untiled run's levels, not the plan's
+            raise NSTError(
+                "level_steps can't be combined with a tiled run yet (its plan has levels of its "
+                "own): use steps for the whole-image levels and tile_steps for each tile."
+            )
         super().__init__(settings, callbacks, started)
         self.plan = plan
         self.units = plan.units()
-        self.skipped = skipped
+        self.level_masks = {} if mask is None else _level_masks(plan, mask)
+        self.skipped = _black_tiles(plan, self.level_masks)
         self.level_steps = list(plan.steps)
-        self.total_steps = sum(n for u, n in enumerate(plan.steps) if u not in skipped)
+        self.total_steps = sum(n for u, n in enumerate(plan.steps) if u not in self.skipped)
         self.canvas: np.ndarray | None = None  # (H, W, 3) of the level being refined
         self.unit_losses: dict[int, dict] = {}
         self.costs = [  # steps x pixels of each unit, what its share of a time budget goes by
-            0 if unit in skipped else steps * math.prod(_unit_size(plan, index, tile))
+            0 if unit in self.skipped else steps * math.prod(_unit_size(plan, index, tile))
             for unit, (steps, (index, tile)) in enumerate(zip(plan.steps, self.units, strict=True))
         ]
+
+    def show_canvas(self, canvas: np.ndarray) -> None:
+        """The (H, W, 3) canvas of the level being refined, that previews show."""
+        self.canvas = canvas
+
+    def keep_losses(self, unit: int, losses: dict) -> None:
+        """The best losses of a unit (the result's are the mean over its last level's)."""
+        self.unit_losses[unit] = losses
 
     def budget_spent(self) -> bool:
         """Whether a time budget is set and spent (then no further unit starts)."""
@@ -66,6 +77,8 @@ class TileRun(Run):
     def end_level(self) -> None:
         super().end_level()
         self.levels[-1]["unit"] = self.level
+        if self.units[self.level][1] is None:  # a whole-image level: its losses are the result's
+            self.keep_losses(self.level, dict(self.best_losses))
 
     def _step_limit(self) -> int:
         return self.level_planned  # a budget only ends a unit sooner
@@ -89,100 +102,88 @@ class TileRun(Run):
     def merge(self, outcome: TileOutcome) -> None:
         """Books a tile refined elsewhere: its history, and one event at its last step."""
         for name in LOSS_NAMES:
-            self.history[0][name].extend(outcome.history[name])
+            self.history[name].extend(outcome.history[name])
         self.level, self.level_done = outcome.unit, len(outcome.history["total"])
         self.levels.append(
             {"max_dim": self.settings.tile_size, "steps": self.level_done, "unit": outcome.unit}
         )
-        if outcome.error and self.stopped == "finished":
-            self.stopped, self.error = outcome.stopped, outcome.error
-        if self.history[0]["total"]:
-            last = {name: self.history[0][name][-1] for name in LOSS_NAMES}
+        if outcome.error and self.running:
+            self.stop(outcome.stopped)
+            self.error = outcome.error
+        if self.history["total"]:
+            last = {name: self.history[name][-1] for name in LOSS_NAMES}
             self._emit(last, lambda: outcome.best[None])
 
+    def best(self, image) -> tuple[np.ndarray, int, dict]:
+        """The canvas, the last step, and the mean losses of the last level's tiles."""
+        last = [u for u, (lv, _) in enumerate(self.units) if lv == self.units[self.level][0]]
+        losses = [self.unit_losses[u] for u in last if u in self.unit_losses] or [
+            dict.fromkeys(LOSS_NAMES, float("nan"))
+        ]
+        mean = {name: float(np.mean([b[name] for b in losses])) for name in LOSS_NAMES}
+        return np.asarray(image)[0], max(self.done - 1, 0), mean
 
-def stylize_tiled(
-    content,
-    style,
-    settings: Settings,
-    plan: TilePlan,
-    *,
-    mask=None,
-    extractor=None,
-    callbacks: Iterable[Callable[[Event], None]] = (),
-    ray: str | None = None,
-    workers: int | None = None,
-) -> Result:
-    """Runs `plan` (see `tiles.plan_tiles`); `stylize` calls it when the image is too large.
+    def summaries(self) -> list[dict]:
+        """One {"max_dim", "size", "tiles", "steps", "seconds"} per plan level that ran."""
+        summaries = []
+        for booked in self.levels:
+            index = self.units[booked["unit"]][0]
+            if not summaries or summaries[-1]["index"] != index:
+                level = self.plan.levels[index]
+                summaries.append({"index": index, "max_dim": level.max_dim,
+                                  "size": list(level.size), "tiles": len(level.tiles),
+                                  "steps": 0, "seconds": 0.0})  # fmt: skip
+            summaries[-1]["steps"] += booked["steps"]
+            summaries[-1]["seconds"] += booked.get("seconds", 0.0)
+        for summary in summaries:
+            del summary["index"]
+        return summaries
+
+
+def stylize_tiled(run: TileRun, extractor, inputs, *, ray: str | None = None,
+                  workers: int | None = None) -> np.ndarray:  # fmt: skip
+    """Runs `run.plan` (see `tiles.plan_tiles`); `stylize` calls it when the image is too large.
 
     Args:
-        content, style, settings, mask, extractor, callbacks: As for `stylize`.
-        plan: The tile plan.
+        run: The run, made with the plan (and the mask).
+        extractor: The feature extractor.
+        inputs: The content, style and mask images (PIL; the mask None for none).
         ray: None (in-process), "auto" (a local Ray) or a Ray cluster address: the tiles of a
             level then run as Ray tasks (`nst_helpers.scale.distributed`).
         workers: Ray actors to start (default: one per CPU of the cluster).
 
     Returns:
-        A Result whose `levels` describe the plan; its losses are the mean over the last
-        level's tiles. Ctrl-C keeps the canvas so far.
+        The canvas reached, (1, H, W, 3); `run.result` makes the Result, whose losses are the mean
+        over the last level's tiles. Ctrl-C keeps the canvas so far.
     """
-    from nst_helpers.core.objective import check_level_sizes
-    from nst_helpers.core.optimize import matching_extractor, optimize_level
-    from nst_helpers.runs.recipe import describe_input, make_recipe
+    from nst_helpers.core.optimize import optimize_levels
 
-    started = time.perf_counter()
-    if settings.level_steps is not None:  # they name the untiled run's levels, not the plan's
-        raise NSTError(
-            "level_steps can't be combined with a tiled run yet (its plan has levels of its "
-            "own): use steps for the whole-image levels and tile_steps for each tile."
-        )
-    content_img = imgs.as_image(content, "content")
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    style_imgs = [imgs.as_image(s, "style") for s in styles]
-    extra = {"tile_plan": plan.to_dict()}
-    if mask is not None:
-        extra["mask"] = describe_input(mask, "mask")
-    recipe = make_recipe(settings, content, styles, extra)
-    mask_img = None if mask is None else imgs.as_image(mask, "mask")
-    level_masks = {} if mask_img is None else _level_masks(plan, mask_img)
-    if settings.preserve_colors == "histogram":
-        style_imgs = [color.match_histogram(s, content_img) for s in style_imgs]
-    extractor = matching_extractor(extractor, settings)
-    base_dim = [lv.max_dim for lv in plan.levels if not lv.tiles][-1]
-    base = settings.replace(max_dim=base_dim, level_steps=None)
-    check_level_sizes(extractor, base, content_img, style_imgs)
-    run = TileRun(settings, list(callbacks), started, plan, _black_tiles(plan, level_masks))
-    weights = [[settings.content_weight, settings.style_weight, settings.tv_weight]]
-    image = None
+    plan = run.plan
+    content_img, style_imgs, _ = inputs
     whole = [i for i, lv in enumerate(plan.levels) if not lv.tiles]
-    for index in whole:
-        level = plan.levels[index]
-        image = optimize_level(run, extractor, (content_img, style_imgs, mask_img), weights,
-                               image, index, level.max_dim, plan.steps[index])  # fmt: skip
-        run.unit_losses[index] = dict(run.best_losses[0])
-        if run.stopped != "finished":
-            break
+    levels = [(plan.levels[i].max_dim, plan.steps[i]) for i in whole]
+    image = optimize_levels(run, extractor, inputs, levels)
     canvas = np.asarray(run.level_best if run.level_best is not None else image)[0]
     pool = None
     to_run = len(run.units) - len(whole) - len(run.skipped)
     try:
-        if ray is not None and run.stopped == "finished" and to_run and not run.budget_spent():
+        if ray is not None and run.running and to_run and not run.budget_spent():
             from nst_helpers.scale.distributed import Workers
 
-            pool = Workers(settings, ray, workers)
+            pool = Workers(run.settings, ray, workers)
         for index in range(len(whole), len(plan.levels)):
-            if run.stopped != "finished" or run.budget_spent():
+            if not run.running or run.budget_spent():
                 break
             canvas = _refine_level(
-                run, extractor, (content_img, style_imgs, level_masks.get(index)), index,
+                run, extractor, (content_img, style_imgs, run.level_masks.get(index)), index,
                 canvas, pool,
             )  # fmt: skip
     finally:
         if pool is not None:
             pool.close()
-    if run.stopped == "finished" and run.done < run.total_steps and run.budget_spent():
-        run.stopped = "time budget"  # units were cut short or never started
-    return _result(run, canvas, content_img, settings, recipe)
+    if run.running and run.done < run.total_steps and run.budget_spent():
+        run.stop("time budget")  # units were cut short or never started
+    return canvas[None]
 
 
 def _level_masks(plan: TilePlan, mask_img) -> dict[int, np.ndarray]:
@@ -230,7 +231,8 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
         jobs.append(
             TileJob(first + i, t, start[_box(t)], content[_box(t)], style_targets, tile_mask)
         )
-    run.canvas = result = start.copy()  # tiles land in it as they finish: start + w (tile - start)
+    result = start.copy()  # tiles land in it as they finish: start + w (tile - start)
+    run.show_canvas(result)
     blend = tile_weights(level.size, level.tiles, plan.overlap)
 
     def land(outcome: TileOutcome) -> None:
@@ -238,7 +240,7 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
         box = _box(level.tiles[i])
         result[box] += blend[i][..., None] * (outcome.best - jobs[i].start)
         if outcome.best_losses is not None:
-            run.unit_losses[outcome.unit] = outcome.best_losses
+            run.keep_losses(outcome.unit, outcome.best_losses)
 
     for job in jobs:  # a tile black in the mask is the photo's tile, without a step
         if job.unit in run.skipped:
@@ -250,7 +252,7 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
                 if run.budget_spent():
                     break
                 land(refine_tile(extractor, job, settings, run))
-                if run.stopped != "finished":
+                if not run.running:
                     break
         elif jobs_to_run:
             give = _budget_shares(run, jobs_to_run, len(pool.actors))
@@ -258,7 +260,7 @@ def _refine_level(run: TileRun, extractor, inputs, index, canvas, pool):
             pool.map(refine, jobs_to_run, lambda outcome: (run.merge(outcome), land(outcome)),
                      on_submit=give)  # fmt: skip
     except KeyboardInterrupt:  # from a Ray wait: keep the tiles that came back
-        run.stopped = "interrupted"
+        run.stop("interrupted")
     np.clip(result, 0.0, 1.0, out=result)
     return result
 
@@ -288,57 +290,3 @@ def _upsample(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _box(tile: Tile) -> tuple[slice, slice]:
     return slice(tile.top, tile.top + tile.height), slice(tile.left, tile.left + tile.width)
-
-
-def _result(run: TileRun, canvas, content_img, settings: Settings, recipe: dict) -> Result:
-    """The Result of a tiled run, at the final size (a stopped run's canvas is upsampled)."""
-    from nst_helpers.runs.run import at_size
-
-    final_size = run.plan.levels[-1].size
-    image = at_size(canvas, final_size)
-    if settings.preserve_colors == "luminance":
-        image = color.transfer_luminance(image, content_img)
-    last = [u for u, (lv, _) in enumerate(run.units) if lv == run.units[run.level][0]]
-    losses = [run.unit_losses[u] for u in last if u in run.unit_losses] or [
-        dict.fromkeys(LOSS_NAMES, float("nan"))
-    ]
-    mean = {name: float(np.mean([b[name] for b in losses])) for name in LOSS_NAMES}
-    seconds = time.perf_counter() - (run.loop_start or run.started)
-    result = Result(
-        image=image,
-        best_image=image,
-        best_step=max(run.done - 1, 0),
-        best_loss=mean["total"],
-        best_losses=mean,
-        history=run.history[0],
-        seconds={
-            "setup": run.setup_seconds,
-            "optimize": seconds,
-            "per_step": seconds / max(run.done, 1),
-        },
-        settings=settings.to_dict(),
-        stopped=run.stopped,
-        steps_done=run.done,
-        levels=_level_summaries(run),
-        peak_memory=machine.peak_memory(),
-        recipe=recipe,
-    )
-    if run.error:
-        raise NonFiniteLossError(run.error, [result])
-    return result
-
-
-def _level_summaries(run: TileRun) -> list[dict]:
-    """One {"max_dim", "size", "tiles", "steps", "seconds"} per plan level that ran."""
-    summaries = []
-    for booked in run.levels:
-        index = run.units[booked["unit"]][0]
-        if not summaries or summaries[-1]["index"] != index:
-            level = run.plan.levels[index]
-            summaries.append({"index": index, "max_dim": level.max_dim, "size": list(level.size),
-                              "tiles": len(level.tiles), "steps": 0, "seconds": 0.0})  # fmt: skip
-        summaries[-1]["steps"] += booked["steps"]
-        summaries[-1]["seconds"] += booked.get("seconds", 0.0)
-    for summary in summaries:
-        del summary["index"]
-    return summaries

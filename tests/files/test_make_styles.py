@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-IMAGES = Path(__file__).resolve().parent.parent / "images"
+IMAGES = Path(__file__).resolve().parents[2] / "images"
 
 
 def _snapshot(folder: Path) -> dict[str, int]:

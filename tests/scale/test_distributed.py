@@ -129,7 +129,11 @@ def test_ray_tiled_run_matches_in_process(ray):
     assert remote.recipe["options"]["tile_plan"] == local.recipe["options"]["tile_plan"]
     assert remote.steps_done == local.steps_done == 10 + 6 * 10
     assert events[-1].step == remote.steps_done  # progress covers the tiles that ran on Ray
-    np.testing.assert_allclose(pixels(remote), pixels(local), atol=2 / 255)
+    # The same computation in another process: float results can differ in their last bits
+    # (thread counts change the order of sums), and ten steps grow that in a few pixels (on one
+    # machine 0.1 % of the values by more than 2/255). A tile misplaced or lost moves far more.
+    diff = np.abs(pixels(remote) - pixels(local))
+    assert np.mean(diff <= 2 / 255) > 0.99 and diff.mean() < 0.5 / 255
     assert len(remote.history["total"]) == len(local.history["total"])
 
 

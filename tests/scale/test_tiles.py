@@ -307,7 +307,8 @@ def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
             "--max-dim", "96", "--steps", "2", "--tile-steps", "2", "--tile-size", "48",
             "--tile-overlap", "16", "--memory-limit", f"{limit_for_tiles():.6f}",
             "--content-layers", "block3_conv1", "--style-layers",
-            "block1_conv1,block2_conv1"]  # fmt: skip
+            "block1_conv1,block2_conv1", "--preset", "tutorial"]  # fmt: skip
+
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "tiled run: 96x72 px does not fit" in err and "6 tiles of 48 px, 12 steps" in err

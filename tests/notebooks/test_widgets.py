@@ -115,7 +115,7 @@ def test_tweak_panel_run_button_fills_the_gallery(small_pair, tiny_extractor, ti
     content, style = small_pair
     settings = tiny_settings.replace(steps=2, tv_weight=0.0)
     panel = widgets.TweakPanel(content, style, settings, tiny_extractor)
-    assert panel.weights() == pytest.approx(
+    assert panel.loss_weights() == pytest.approx(
         {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1e-3}
     )  # 0 starts at the lowest
     panel.sliders["style_weight"].value = 100.0

@@ -7,13 +7,14 @@ import pytest
 import tensorflow as tf
 
 from nst_helpers.core.losses import (
+    TERMS,
     content_loss,
     gram_matrix,
     relative_squared_error,
-    style_loss,
     total_loss,
     tv_loss,
 )
+from nst_helpers.core.style_losses import style_loss
 
 
 def random_features(shape=(1, 5, 6, 4), seed=0):
@@ -99,23 +100,10 @@ def test_tv_loss_does_not_grow_with_size():
     assert float(tv_loss(big)) == pytest.approx(float(tv_loss(noise)), rel=0.05)
 
 
-def test_total_loss_is_the_weighted_sum():
-    total = total_loss(tf.constant(2.0), tf.constant(3.0), tf.constant(5.0), 1.0, 10.0, 0.5)
-    assert float(total) == pytest.approx(2 + 30 + 2.5)
-
-
-def test_per_item_losses_equal_each_image_on_its_own():
-    rng = np.random.default_rng(3)
-    batch = tf.constant(rng.uniform(size=(3, 6, 5, 4)), tf.float32)
-    target = tf.constant(rng.uniform(size=(1, 6, 5, 4)), tf.float32)
-    grams = {"a": gram_matrix(target)}
-    content = content_loss({"a": batch}, {"a": target}, per_item=True)
-    style = style_loss({"a": batch}, grams, per_item=True)
-    tv = tv_loss(batch, per_item=True)
-    assert content.shape == style.shape == tv.shape == (3,)
-    for b in range(3):
-        one = batch[b : b + 1]
-        np.testing.assert_allclose(content[b], content_loss({"a": one}, {"a": target}), rtol=1e-6)
-        np.testing.assert_allclose(style[b], style_loss({"a": one}, grams), rtol=1e-6)
-        np.testing.assert_allclose(tv[b], tv_loss(one), rtol=1e-6)
-    np.testing.assert_allclose(tf.reduce_sum(tv), tv_loss(batch), rtol=1e-6)  # the plain sum
+def test_total_loss_is_the_weighted_sum_of_every_term():
+    losses = {"content": tf.constant(2.0), "style": tf.constant(3.0), "tv": tf.constant(5.0)}
+    weights = {"content": 1.0, "style": 10.0, "tv": 0.5}
+    assert float(total_loss(losses, weights)) == pytest.approx(2 + 30 + 2.5)
+    assert set(TERMS) == set(weights)
+    with pytest.raises(KeyError):  # a term without its weight is an error, not a silent 0
+        total_loss(losses, {"content": 1.0, "style": 10.0})

@@ -12,10 +12,10 @@ from nst_helpers.api import stylize
 from nst_helpers.core.losses import gram_matrix
 from nst_helpers.core.model import build_extractor
 from nst_helpers.core.objective import layer_masks, load_mask, make_targets
-from nst_helpers.core.variants import parse_sweep, sweep
 from nst_helpers.errors import NSTError
 from nst_helpers.files.images import image_to_tensor
 from nst_helpers.runs.settings import Settings
+from nst_helpers.sweeps import parse_sweep, sweep
 
 
 def test_masked_gram_is_the_gram_of_the_region():
@@ -160,15 +160,15 @@ def test_average_pooling_is_rescaled_to_max_poolings_mean():
 
 def test_sweep_matches_separate_runs(small_pair, tiny_extractor, tiny_settings):
     settings = tiny_settings.replace(steps=6)
-    batch = sweep(*small_pair, settings, "style_weight", [1.0, 50.0], extractor=tiny_extractor)
-    assert [r.settings["style_weight"] for r in batch] == [1.0, 50.0]
-    assert [r.recipe["settings"] for r in batch] == [r.settings for r in batch]  # each its own
-    for result, weight in zip(batch, (1.0, 50.0), strict=True):
+    swept = sweep(*small_pair, settings, "style_weight", [1.0, 50.0], extractor=tiny_extractor)
+    assert [r.settings["style_weight"] for r in swept] == [1.0, 50.0]
+    assert [r.recipe["settings"] for r in swept] == [r.settings for r in swept]  # each its own
+    for result, weight in zip(swept, (1.0, 50.0), strict=True):
         alone = stylize(
             *small_pair, settings.replace(style_weight=weight), extractor=tiny_extractor
         )
         np.testing.assert_allclose(result.history["total"], alone.history["total"], rtol=2e-3)
-    assert batch[1].history["style"][-1] < batch[0].history["style"][-1]
+    assert swept[1].history["style"][-1] < swept[0].history["style"][-1]
 
 
 def test_a_masked_sweep_matches_separate_masked_runs(small_pair, tiny_extractor, tiny_settings):
@@ -176,12 +176,12 @@ def test_a_masked_sweep_matches_separate_masked_runs(small_pair, tiny_extractor,
     mask = Image.new("L", (32, 24), 0)
     mask.paste(255, (16, 0, 32, 24))  # style on the right half only
     settings = tiny_settings.replace(steps=6, lr=0.05)
-    batch = sweep(content, style, settings, "style_weight", [1.0, 1000.0], mask=mask,
+    swept = sweep(content, style, settings, "style_weight", [1.0, 1000.0], mask=mask,
                   extractor=tiny_extractor)  # fmt: skip
     from nst_helpers.files.images import prepare_images
 
     start = np.asarray(prepare_images(content, style, settings)[0], dtype=float)  # the photo
-    for result, weight in zip(batch, (1.0, 1000.0), strict=True):
+    for result, weight in zip(swept, (1.0, 1000.0), strict=True):
         alone = stylize(content, style, settings.replace(style_weight=weight), mask=mask,
                         extractor=tiny_extractor)  # fmt: skip
         np.testing.assert_allclose(result.history["total"], alone.history["total"], rtol=2e-3)
@@ -189,7 +189,7 @@ def test_a_masked_sweep_matches_separate_masked_runs(small_pair, tiny_extractor,
         assert result.recipe["options"]["mask"] == alone.recipe["options"]["mask"]
         left = np.asarray(result.best_image, dtype=float)[:, :12]  # (the edge is blended)
         assert np.abs(left - start[:, :12]).max() <= 1  # black in the mask: still the photo
-    assert batch[1].history["style"][-1] < batch[0].history["style"][-1]
+    assert swept[1].history["style"][-1] < swept[0].history["style"][-1]
 
 
 def test_parse_sweep():
@@ -206,20 +206,12 @@ def test_parse_sweep():
         parse_sweep("style-weight=3")
 
 
-@pytest.mark.parametrize("change", [{"optimizer": "lbfgs"}, {"pyramid": True}])
-def test_sweep_refuses_lbfgs_and_pyramid(change, small_pair, tiny_extractor, tiny_settings):
-    message = (
-        r"a sweep runs Adam on plain pixels at one size: drop the lbfgs optimizer, start_dim "
-        r"and pyramid \(--optimizer, --start-dim, --pyramid, --preset fast\) to sweep."
-    )
-    with pytest.raises(NSTError, match=message):
-        sweep(
-            *small_pair,
-            tiny_settings.replace(**change),
-            "style_weight",
-            [1, 2],
-            extractor=tiny_extractor,
-        )
+def test_a_sweep_runs_any_settings_lbfgs_and_the_pyramid_too(small_pair, tiny_extractor,
+                                                            tiny_settings):  # fmt: skip
+    settings = tiny_settings.replace(optimizer="lbfgs", pyramid=True, steps=3)
+    swept = sweep(*small_pair, settings, "tv_weight", [0.5, 2.0], extractor=tiny_extractor)
+    assert [r.settings["tv_weight"] for r in swept] == [0.5, 2.0]
+    assert all(r.settings["optimizer"] == "lbfgs" and r.steps_done == 3 for r in swept)
 
 
 def chroma(img: Image.Image) -> np.ndarray:

@@ -20,7 +20,7 @@ from PIL import Image
 from nst_helpers.errors import NSTError
 from nst_helpers.files import samples
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
 MAX_BYTES = 300 * 1024
 

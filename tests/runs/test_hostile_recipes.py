@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from conftest import CONTENT, STYLE
@@ -57,13 +58,14 @@ def test_a_shared_recipe_reads_nothing_outside_its_folder(tmp_path, capsys, monk
     assert secret not in digests and not (tmp_path / "evil.png").exists()
 
 
-def test_a_shared_recipe_names_no_weights_file_outside_its_folder(tmp_path, capsys):
+@pytest.mark.parametrize("key", ["weights_file", "weights"])  # the field, and its older name
+def test_a_shared_recipe_names_no_weights_file_outside_its_folder(tmp_path, capsys, key):
     from nst_helpers.files.images import save_image
     from nst_helpers.runs.recipe import read_recipe, recipe_pnginfo
 
     result = _shared_recipe(tmp_path, tmp_path / "shared" / "style.png")
     recipe = read_recipe(result)
-    recipe["settings"]["weights"] = str(tmp_path / "secret.h5")
+    recipe["settings"][key] = str(tmp_path / "secret.h5")
     save_image(Image.new("RGB", (8, 8)), result, pnginfo=recipe_pnginfo(recipe))
     code, _, err = nst(capsys, "--rerun", result)
     assert code == 1

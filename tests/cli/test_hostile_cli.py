@@ -24,11 +24,9 @@ def no_run(monkeypatch):
         raise AssertionError("the run started")
 
     import nst_helpers.api
-    import nst_helpers.core.variants
 
-    monkeypatch.setattr(nst_helpers.api, "stylize_variants", refuse)
+    monkeypatch.setattr(nst_helpers.api, "optimize_levels", refuse)
     monkeypatch.setattr(nst_helpers.api, "stylize_tiled", refuse)
-    monkeypatch.setattr(nst_helpers.core.variants, "stylize_variants", refuse)
 
 
 # --- 1. every output checked against every input, before any work ----------------------------
@@ -217,7 +215,8 @@ def test_refused_before_the_run_in_one_line(tmp_path, capsys, no_run, args, mess
         ("Settings(stpes=1)", "Settings has no setting 'stpes'; did you mean 'steps'?"),
         (
             "Settings(weights=123)",
-            "weights must be 'imagenet', the path of a weights file, or None",
+            "weights_file (or its older name weights) must be 'imagenet', the path of a weights "
+            "file, or None",
         ),
         ("Settings(content_layers=None)", "content_layers must be a layer name or a list of names"),
         ("Settings(style_layers=3)", "style_layers must be a layer name or a list of names"),

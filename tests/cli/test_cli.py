@@ -157,7 +157,7 @@ def test_preset_fills_in_and_options_win():
     assert settings_from_args(undone).pyramid is False  # --no-pyramid undoes the preset's
 
 
-def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_the_tutorial_loop():
+def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_too():
     from nst_helpers.cli.options import build_parser, settings_from_args
     from nst_helpers.runs.settings import Settings
 
@@ -165,7 +165,7 @@ def test_without_a_preset_nst_runs_the_fast_one_and_a_sweep_the_tutorial_loop():
     assert default == Settings.preset("fast")
     assert default.optimizer == "lbfgs" and default.pyramid and default.precision == "auto"
     sweep = build_parser().parse_args(["a.jpg", "b.jpg", "--sweep", "style-weight=1,10"])
-    assert settings_from_args(sweep) == Settings.preset("tutorial")  # a sweep runs Adam
+    assert settings_from_args(sweep) == Settings.preset("fast")  # a loop of ordinary runs
     assert "(default: lbfgs)" in " ".join(build_parser().format_help().split())
 
 
@@ -210,7 +210,7 @@ def test_sweep_writes_each_variant_and_a_contact_sheet(tmp_path, capsys, weights
     assert code == 0, err
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["sweep.png", "sweep_style-weight_1.png", "sweep_style-weight_100.png"]
-    assert "2 variants of style-weight in one batch" in out
+    assert "2 variants of style-weight, 4 steps in" in out
 
 
 def test_a_sweep_takes_a_mask(tmp_path, capsys):
@@ -306,3 +306,19 @@ def test_missing_positionals_and_bad_gif(tmp_path, capsys):
     code, _, err = nst(capsys, CONTENT, STYLE, "-o", tmp_path / "o.png", "--weights", "none",
                        "--gif", tmp_path / "a.gif", "--gif-every", 0, "--max-dim", 32)  # fmt: skip
     assert code == 1 and "every must be a positive whole number of steps, got 0" in err
+
+
+def test_a_recipe_written_by_version_0_1_0_reruns(tmp_path, capsys):
+    """tests/data/recipe_0.1.0 was written by the 0.1.0 CLI (its recipe names the weights file
+    `weights`, as that version's settings did): today's `nst --rerun` still runs it."""
+    import shutil
+
+    from nst_helpers.runs.recipe import read_recipe
+
+    folder = shutil.copytree(ROOT / "tests" / "data" / "recipe_0.1.0", tmp_path / "old")
+    assert "weights" in read_recipe(folder / "result.png")["settings"]  # the older name
+    code, out, err = nst(capsys, "--rerun", folder / "result.png", "-q")
+    assert code == 0, err
+    rerun = read_recipe(folder / "result_rerun.png")
+    assert rerun["settings"]["steps"] == 2 and rerun["inputs"]["content"]["name"] == "photo.png"
+    assert out.startswith(f"wrote {folder / 'result_rerun.png'} (32x21)")

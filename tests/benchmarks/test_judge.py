@@ -60,6 +60,19 @@ def test_content_scores_zero_content_and_the_style_image_scores_zero_style():
     assert rater.score(array, content, style) == photo
 
 
+def test_other_families_score_zero_where_the_result_is_the_photo_or_the_painting():
+    rater = judge.Judge(weights=None)  # random weights: the identities hold for any network
+    content, style = gradient_image(48, 40, seed=0), gradient_image(60, 60, seed=1)
+    photo = rater.other_families(content, content, style)
+    assert photo["content_self_similarity"] == 0.0
+    assert photo["style_sw"] > 0.01 and photo["style_nn"] > 0 and photo["chroma"] > 0
+    painting = rater.other_families(judge._resized(style, content.size), content, style)
+    for name in ("style_sw", "style_nn", "style_nn_back"):
+        assert painting[name] == pytest.approx(0.0, abs=1e-12), name
+    assert painting["chroma"] == pytest.approx(0.0, abs=1e-7)
+    assert painting["content_self_similarity"] > 0.0
+
+
 @pytest.mark.real_weights
 def test_hed_judge_ranks_a_stylized_image_between_photo_and_painting(weights_path):
     if not judge.HED_WEIGHTS.is_file():
@@ -77,7 +90,7 @@ def test_hed_judge_ranks_a_stylized_image_between_photo_and_painting(weights_pat
 
 
 def test_w2_distance_is_scale_free_and_the_root_of_the_closed_form():
-    from nst_helpers.core.losses import style_statistics
+    from nst_helpers.core.losses import gaussian_moments
 
     # One channel: N(1, 2^2) against N(4, 0.5^2) has W2^2 = 9 + 2.25; E|f_target|^2 = 16 + 0.25.
     rng = np.random.default_rng(0)
@@ -86,7 +99,7 @@ def test_w2_distance_is_scale_free_and_the_root_of_the_closed_form():
 
     def moments(mean, sd, scale=1.0):
         values = scale * (mean + sd * unit)
-        return style_statistics(tf.constant(values[None, :, None, None], tf.float64), "wasserstein")
+        return gaussian_moments(tf.constant(values[None, :, None, None], tf.float64))
 
     expected = (11.25 / 16.25) ** 0.5
     assert judge.w2_distance(moments(1, 2), moments(4, 0.5)) == pytest.approx(expected, rel=1e-4)

@@ -8,12 +8,8 @@ import scipy.linalg
 import tensorflow as tf
 
 from conftest import CONTENT, STYLE
-from nst_helpers.core.losses import (
-    gaussian_w2,
-    style_loss,
-    style_statistics,
-    wasserstein_style_loss,
-)
+from nst_helpers.core.losses import gaussian_moments, gaussian_w2, gram_matrix
+from nst_helpers.core.style_losses import style_loss
 from nst_helpers.errors import NSTError
 from nst_helpers.runs.settings import Settings
 
@@ -37,8 +33,11 @@ def reference_w2(mean1, cov1, mean2, cov2) -> float:
 
 
 def w2_of(features, target_features) -> float:
-    moments = style_statistics(features, "wasserstein")
-    return float(gaussian_w2(moments, style_statistics(target_features, "wasserstein"))[0])
+    return float(gaussian_w2(gaussian_moments(features), gaussian_moments(target_features))[0])
+
+
+def wasserstein_style_loss(features, targets, layer_weights=None, masks=None):
+    return style_loss(features, targets, layer_weights, masks, kind="wasserstein")
 
 
 def test_w2_of_one_dimensional_gaussians_is_the_closed_form():
@@ -78,46 +77,46 @@ def test_w2_is_zero_for_the_same_statistics_and_symmetric():
 def test_wasserstein_loss_is_one_for_zero_features_and_scale_free():
     style = {"a": tf.random.stateless_uniform((1, 8, 8, 4), seed=(5, 6))}
     image = {"a": tf.random.stateless_uniform((1, 6, 10, 4), seed=(7, 8))}
-    targets = {"a": style_statistics(style["a"], "wasserstein")}
+    targets = {"a": gaussian_moments(style["a"])}
     zero = wasserstein_style_loss({"a": tf.zeros((1, 6, 6, 4))}, targets)
     assert float(zero) == pytest.approx(1.0, rel=1e-5)
     base = float(wasserstein_style_loss(image, targets))
-    scaled_targets = {"a": style_statistics(100.0 * style["a"], "wasserstein")}
+    scaled_targets = {"a": gaussian_moments(100.0 * style["a"])}
     scaled = float(wasserstein_style_loss({"a": 100.0 * image["a"]}, scaled_targets))
     assert 0 < base < 1
     assert scaled == pytest.approx(base, rel=1e-3)
 
 
-def test_wasserstein_loss_per_item_layer_weights_and_masks():
+def test_wasserstein_loss_weighs_layers_and_masks():
     style = {
         name: tf.random.stateless_uniform((1, 8, 8, 3), seed=(i, 1)) for i, name in enumerate("ab")
     }
-    targets = {name: style_statistics(f, "wasserstein") for name, f in style.items()}
-    batch = {
-        name: tf.random.stateless_uniform((2, 8, 8, 3), seed=(9, i)) for i, name in enumerate("ab")
+    targets = {name: gaussian_moments(f) for name, f in style.items()}
+    image = {
+        name: tf.random.stateless_uniform((1, 8, 8, 3), seed=(9, i)) for i, name in enumerate("ab")
     }
-    per_item = wasserstein_style_loss(batch, targets, {"a": 3.0, "b": 1.0}, per_item=True)
-    assert per_item.shape == (2,)
-    singles = [
-        wasserstein_style_loss(
-            {n: f[i : i + 1] for n, f in batch.items()}, targets, {"a": 3, "b": 1}
-        )
-        for i in range(2)
-    ]
-    np.testing.assert_allclose(per_item, np.ravel(singles), rtol=1e-4)
+    each = {n: float(wasserstein_style_loss({n: image[n]}, {n: targets[n]})) for n in "ab"}
+    weighted = float(wasserstein_style_loss(image, targets, {"a": 3.0, "b": 1.0}))
+    assert weighted == pytest.approx((3 * each["a"] + each["b"]) / 4, rel=1e-5)
     # A mask that keeps only the left half: the loss of the masked region equals the loss of
     # that half cut out.
     mask = tf.concat([tf.ones((1, 8, 4, 1)), tf.zeros((1, 8, 4, 1))], axis=2)
-    left = {n: f[:1, :, :4] for n, f in batch.items()}
-    masked = wasserstein_style_loss(
-        {n: f[:1] for n, f in batch.items()}, targets, masks={"a": mask, "b": mask}
-    )
+    left = {n: f[:, :, :4] for n, f in image.items()}
+    masked = wasserstein_style_loss(image, targets, masks={"a": mask, "b": mask})
     assert float(masked) == pytest.approx(float(wasserstein_style_loss(left, targets)), rel=1e-4)
+
+
+def test_w2_is_never_negative_on_flat_features():
+    # A grey photo and a grey painting: every covariance 0, where rounding used to go below 0.
+    flat = tf.fill((1, 16, 16, 8), 0.37)
+    targets = {"a": gaussian_moments(tf.fill((1, 12, 12, 8), 0.37))}
+    assert float(wasserstein_style_loss({"a": flat}, targets)) >= 0.0
+    assert float(gaussian_w2(gaussian_moments(flat), targets["a"])[0]) >= 0.0
 
 
 def test_wasserstein_loss_works_in_bfloat16_with_finite_gradients():
     style = tf.random.stateless_uniform((1, 12, 12, 8), seed=(1, 1))
-    targets = {"a": style_statistics(tf.cast(style, tf.bfloat16), "wasserstein")}
+    targets = {"a": gaussian_moments(tf.cast(style, tf.bfloat16))}
     assert targets["a"].dtype == tf.float32  # moments kept in float32
     # Rank-deficient features (4 positions, 8 channels) give repeated zero eigenvalues.
     image = tf.Variable(tf.random.stateless_uniform((1, 2, 2, 8), seed=(2, 2)))
@@ -135,8 +134,8 @@ def test_wasserstein_differs_from_gram_where_the_mean_differs():
     shifted = np.array([[1.0, 1.0], [1.0, 1.0]])  # mean (1, 1), the same E[f f^T]
     a = {"a": tf.constant(samples[None, :, None, :], tf.float32)}
     b = {"a": tf.constant(shifted[None, :, None, :], tf.float32)}
-    gram_targets = {"a": style_statistics(b["a"], "gram")}
-    w2_targets = {"a": style_statistics(b["a"], "wasserstein")}
+    gram_targets = {"a": gram_matrix(b["a"])}
+    w2_targets = {"a": gaussian_moments(b["a"])}
     assert float(style_loss(a, gram_targets)) == pytest.approx(0.0, abs=1e-7)
     assert float(wasserstein_style_loss(a, w2_targets)) > 0.1
 

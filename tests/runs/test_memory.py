@@ -38,39 +38,40 @@ def test_memory_estimate_grows_with_size_and_refuses_what_cannot_fit():
     assert estimate_memory(settings, fits + 32, (fits + 32) * 3 // 4) > 2 * 2**30
 
 
-def test_a_batch_multiplies_the_optimization_memory_and_its_refusal_names_the_sweep():
-    from nst_helpers.runs.memory import _BASE_BYTES
-
-    settings = Settings(arch="vgg16", max_dim=1024)
-    one, three = (estimate_memory(settings, 1024, 768, batch=n) - _BASE_BYTES for n in (1, 3))
-    assert three == pytest.approx(3 * one, rel=1e-6)
-    between = _BASE_BYTES + 2 * one
-    assert check_memory(settings, 1024, 768, available=between, batch=1) == _BASE_BYTES + one
-    with pytest.raises(
-        NSTError,
-        match=r"a 1024x768 px run of 3 images in one batch with VGG16 \(float32, adam\) needs "
-        r"about \d+\.\d GiB .* or less, fewer values in the sweep \(--sweep\), precision",
-    ):
-        check_memory(settings, 1024, 768, available=between, batch=3)
-
-
-def test_a_sweep_checks_the_memory_of_its_whole_batch(
+def test_a_sweep_checks_the_memory_of_each_run(
     small_pair, tiny_extractor, tiny_settings, monkeypatch
 ):
     from nst_helpers import machine
-    from nst_helpers.core.variants import sweep
+    from nst_helpers.sweeps import sweep
 
     size = scaled_size(small_pair[0].size, tiny_settings.max_dim)
     one = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size])
-    three = estimate_memory(tiny_settings, *size, style_sizes=[small_pair[1].size], batch=3)
-    monkeypatch.setattr(machine, "available_memory", lambda: (one + three) // 2)
     monkeypatch.setattr(machine, "has_gpu", lambda: False)
-    with pytest.raises(NSTError, match="run of 3 images in one batch"):
+    monkeypatch.setattr(machine, "available_memory", lambda: one - 2**20)
+    with pytest.raises(NSTError, match=r"needs about [\d.]+ GiB"):
         sweep(*small_pair, tiny_settings, "style_weight", [1.0, 10.0, 100.0],
               extractor=tiny_extractor)  # fmt: skip
-    results = sweep(*small_pair, tiny_settings.replace(steps=2), "style_weight", [10.0],
+    monkeypatch.setattr(machine, "available_memory", lambda: one + 2**20)  # one run fits
+    results = sweep(*small_pair, tiny_settings.replace(steps=2), "style_weight", [1.0, 10.0],
                     extractor=tiny_extractor)  # fmt: skip
-    assert len(results) == 1 and results[0].steps_done == 2
+    assert [r.steps_done for r in results] == [2, 2]
+
+
+def test_the_style_loss_registry_adds_its_memory():
+    from nst_helpers.core.style_losses import STYLE_LOSSES, StyleLoss, register
+    from nst_helpers.runs.vgg import activation_count
+
+    settings = Settings(arch="vgg16", max_dim=256)
+    gram = estimate_memory(settings, 256, 192)
+    heavy = StyleLoss("heavy_for_test", "holds 8 bytes per activation", lambda f, m: f,
+                      lambda a, b: 0.0, bytes_per_activation=8.0)  # fmt: skip
+    try:
+        register(heavy)
+        with_heavy = estimate_memory(settings.replace(style_loss="heavy_for_test"), 256, 192)
+    finally:
+        del STYLE_LOSSES["heavy_for_test"]
+    held = 8 * activation_count("vgg16", settings.style_layers, 192, 256)
+    assert with_heavy - gram == pytest.approx(held, rel=1e-6)
 
 
 def test_memory_estimate_counts_the_pyramid_layers_for_lbfgs():
