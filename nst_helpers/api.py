@@ -60,6 +60,11 @@ class RunPlan:
         return self.tiles.levels[-1].size if self.tiles else self.size
 
     @property
+    def mask_image(self):
+        """The mask as a PIL image, or None."""
+        return None if self.mask is None else self.mask.image
+
+    @property
     def base_settings(self) -> Settings:
         """The settings of the whole-image part: a tiled run's is its base level."""
         if self.tiles is None:
@@ -186,8 +191,7 @@ def stylize(
         plan = plan_run(content, style, settings, mask=mask)
     started = time.perf_counter()
     if plan.tiles is not None:  # too large for memory whole: coarse to fine, in tiles
-        mask = None if plan.mask is None else plan.mask.image
-        run = TileRun(settings, callbacks, started, plan.tiles, mask=mask)
+        run = TileRun(settings, callbacks, started, plan.tiles, mask=plan.mask_image)
     else:
         run = Run(settings, callbacks, started)
     inputs, recipe, extractor = _set_up(plan, extractor)
@@ -219,5 +223,4 @@ def _set_up(plan: RunPlan, extractor: FeatureExtractor | None) -> tuple[tuple, d
         check_memory(settings, *plan.size, style_sizes=[s.size for s in styles])
     extractor = matching_extractor(extractor, settings)
     check_level_sizes(extractor, plan.base_settings, content, styles)
-    mask = None if plan.mask is None else plan.mask.image
-    return (content, styles, mask), recipe, extractor
+    return (content, styles, plan.mask_image), recipe, extractor

@@ -10,6 +10,7 @@ counts what was done, skipped and failed. With `ray` the images run as Ray tasks
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -94,6 +95,7 @@ def recipe_matches(output: Path, recipe: dict) -> bool:
     """Whether `output` exists with a recipe of the same settings and input files (sha256),
     from a run that was not interrupted."""
     from nst_helpers.runs.recipe import read_recipe
+    from nst_helpers.runs.settings import with_current_names
 
     if not output.is_file():
         return False
@@ -106,7 +108,11 @@ def recipe_matches(output: Path, recipe: dict) -> bool:
         inputs = r.get("inputs", {})
         shas = [inputs.get("content", {}).get("sha256")]
         shas += [s.get("sha256") for s in inputs.get("styles", [])]
-        return json.dumps(r.get("settings"), sort_keys=True), shas, r.get("stopped")
+        settings = r.get("settings")
+        if isinstance(settings, dict):  # a 0.1.0 recipe's older names count as today's
+            with contextlib.suppress(NSTError):
+                settings = with_current_names(settings)
+        return json.dumps(settings, sort_keys=True), shas, r.get("stopped")
 
     return key(stored) == key(json.loads(json.dumps(recipe)))
 

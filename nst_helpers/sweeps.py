@@ -1,9 +1,9 @@
 """Trade-off sweeps: one ordinary run per value of a loss weight, the inputs decoded and the
 network built once for all of them.
 
-Runs in a batch (the network once per step for every variant) measured 1.05x faster than one
-after the other on a CPU (benchmarks/RESULTS.md), too little to be worth a batch dimension in
-every loss, so a sweep is a loop over `stylize`.
+A sweep is a loop over `stylize`: optimizing the variants together as one batch was barely
+faster on a CPU (benchmarks/RESULTS.md, "sweep"), too little to be worth a batch dimension in
+every loss.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ def stylize_variants(
 ) -> list[Result]:
     """Runs `stylize` once per settings that differ only in their loss weights.
 
-    The inputs are decoded and the network built once. Arguments as for `stylize`; the
-    `callbacks` see every run's steps counted on from the runs before it.
+    The inputs are decoded and the network built once; each run has the settings' whole
+    `time_budget`. Arguments as for `stylize`; the `callbacks` see every run's steps, time and
+    budget counted on from the runs before it.
 
     Returns:
-        One Result per variant, in order; after Ctrl-C, those run so far (the last one holding
-        its best image so far).
+        One Result per variant, in order; after Ctrl-C, those finished so far (and the one it
+        stopped, holding its best image so far, if its loop had begun).
 
     Raises:
         NSTError: No variants, or variants that differ in more than their loss weights;
@@ -57,12 +58,15 @@ def stylize_variants(
     results: list[Result] = []
     offset = {"steps": 0, "seconds": 0.0}
 
-    def counted_on(event: Event) -> None:  # steps and time counted on over the runs
+    def counted_on(event: Event) -> None:  # steps, time and budget counted over the runs
+        later = len(variants) - 1 - len(results)  # runs still to come after this one
+        budget = first.time_budget
         event = dataclasses.replace(
             event,
             step=event.step + offset["steps"],
             steps=event.steps * len(variants),
             elapsed=event.elapsed + offset["seconds"],
+            time_left=None if budget is None else event.time_left + later * budget,
         )
         for callback in callbacks:
             callback(event)
@@ -74,6 +78,10 @@ def stylize_variants(
                              plan=dataclasses.replace(plan, settings=settings))  # fmt: skip
         except NonFiniteLossError as err:
             raise NonFiniteLossError(str(err), [*results, *err.results]) from None
+        except KeyboardInterrupt:  # between two runs' loops: keep the runs already done
+            if not results:
+                raise
+            break
         results.append(result)
         if result.stopped == "interrupted":
             break

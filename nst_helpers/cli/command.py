@@ -207,7 +207,8 @@ def _run_sweep(args, settings, inputs, output: Path, sweep_plan, term) -> int:
     name, label, values = sweep_plan
     with ProgressBar(desc=f"{printable(output.name)} sweep", disable=args.quiet) as bar:
         results = sweep(content, styles, settings, name, values, mask=mask, callbacks=[bar])
-    values = values[: len(results)]  # fewer after Ctrl-C
+    stopped_early = len(results) < len(values)  # Ctrl-C or SIGTERM between two runs
+    values = values[: len(results)]
     labels = [f"{label} {value:g}" for value in values]
     for result, value in zip(results, values, strict=True):
         term.keep(result.save, variant_path(output, label, value))
@@ -217,7 +218,7 @@ def _run_sweep(args, settings, inputs, output: Path, sweep_plan, term) -> int:
     steps = sum(r.steps_done for r in results)
     term.say(f"wrote {output} (contact sheet) and {len(results)} images: {len(results)} variants "
              f"of {label}, {steps} steps in {seconds:.1f} s")  # fmt: skip
-    interrupted = results[-1].stopped == "interrupted" or term.interrupted
+    interrupted = results[-1].stopped == "interrupted" or term.interrupted or stopped_early
     if not interrupted:
         return 0
     return EXIT_TERMINATED if term.terminated else EXIT_INTERRUPTED

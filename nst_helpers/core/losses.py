@@ -191,3 +191,54 @@ def relative_w2(moments: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     target = tf.cast(target, tf.float32)
     scale = tf.maximum(tf.linalg.trace(target[:1, :-1, :-1])[0], _TINY)  # E|f|^2
     return tf.reduce_sum(gaussian_w2(moments, target)) / scale
+
+
+# --- the sliced Wasserstein style loss (Heitz et al. 2021) --------------------------------------
+def feature_samples(features: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """A layer's features as a set of samples: (1, H, W, C) -> (1, N, C), N = H*W positions.
+
+    With a mask, only the positions where it is at least 1/2 (at least its largest value, where
+    that is below 1/2), since a sorted distribution has no weights.
+    """
+    import tensorflow as tf
+
+    features = tf.cast(features, tf.float32)
+    samples = tf.reshape(features, [1, -1, features.shape[-1]])  # (1, H, W, C) -> (1, H*W, C)
+    if mask is None:
+        return samples
+    weights = tf.reshape(tf.cast(mask, tf.float32), [-1])  # (H*W,)
+    return tf.boolean_mask(samples, weights >= tf.minimum(0.5, tf.reduce_max(weights)), axis=1)
+
+
+def sliced_wasserstein(samples: tf.Tensor, target: tf.Tensor, directions=None) -> tf.Tensor:
+    """The squared sliced 2-Wasserstein distance, relative: the mean over random unit directions
+    of the mean squared difference between the sorted projections of the two sets, divided by
+    the target's mean squared projection. 0 for the same distribution; 1 for all-zero features.
+
+    Heitz et al. 2021 draw C new directions (C: channels) at every step, as here by default: an
+    op-seeded draw, so a rerun in a new process draws the same. With different set sizes the
+    target's sorted projections are read at the image's quantiles. Departure: divided by the
+    target's mean squared projection, so it is scale-free like the other style losses.
+
+    Args:
+        samples: (1, N, C) from `feature_samples`.
+        target: (1, M, C), the same for the style image.
+        directions: (C, K) unit vectors; default C new random ones.
+
+    Returns:
+        A scalar.
+    """
+    import tensorflow as tf
+
+    channels = samples.shape[-1]
+    if directions is None:
+        directions = tf.random.normal((channels, channels), seed=20210615)
+        directions /= tf.norm(directions, axis=0, keepdims=True)
+    mine = tf.sort(samples[0] @ directions, axis=0)  # (N, K), each direction's sorted values
+    theirs = tf.sort(tf.cast(target[0], tf.float32) @ directions, axis=0)  # (M, K)
+    count, target_count = tf.shape(mine)[0], tf.shape(theirs)[0]
+    quantiles = (tf.range(count, dtype=tf.float32) + 0.5) / tf.cast(count, tf.float32)
+    rows = tf.cast(quantiles * tf.cast(target_count, tf.float32), tf.int32)  # (N,) in [0, M)
+    theirs = tf.gather(theirs, rows)  # (N, K): the target read at the image's quantiles
+    scale = tf.maximum(tf.reduce_mean(tf.square(theirs)), _TINY)
+    return tf.reduce_mean(tf.square(mine - theirs)) / scale

@@ -29,9 +29,10 @@ class StyleLoss:
         statistic: (features (B, H, W, C), mask (1, H, W, 1) or None) -> the statistic the loss
             compares, e.g. the Gram matrix (B, C, C).
         distance: (statistic of the image, statistic of the style) -> a scalar, 0 when equal.
-        averaged: Whether the statistic is a mean over positions; then several style images
-            mix, and a style image's chunks combine, as the weighted mean of their statistics
-            (tiled runs need this).
+        averaged: Whether the statistic is a mean over positions: several style images then
+            mix, and a style image's chunks combine (tiled runs), as the weighted mean of their
+            statistics. Otherwise the statistic is a set of samples, (1, N, C), and they pool
+            their samples in proportion to their weights.
         bytes_per_activation: Memory the loss holds beyond the Gram loss's, per style-layer
             activation (the memory estimate adds it).
     """
@@ -97,24 +98,35 @@ def style_targets(kind: str, parts: Sequence[tuple[float, Mapping]]) -> dict:
 
     `parts` are (weight, {layer: (1, H, W, C) features}): several style images mixed by their
     blend weights, or one image's chunks weighted by their positions. An averaged statistic is
-    the weighted mean of the parts' statistics.
-
-    Raises:
-        NSTError: Several parts for a loss whose statistic is not an average.
+    the weighted mean of the parts' statistics; a set of samples pools the parts' samples, each
+    part giving its share of them (`pool_samples`).
     """
     loss = style_loss_named(kind)
-    if len(parts) > 1 and not loss.averaged:
-        raise NSTError(
-            f"the {kind} style loss can't mix several style images or image chunks (its "
-            "statistic is not an average over positions): use one style image and no tiles."
-        )
     total = sum(weight for weight, _ in parts)
     targets: dict = {}
-    for weight, features in parts:
-        for name, value in features.items():
-            statistic = weight / total * loss.statistic(value, None)
-            targets[name] = statistic if name not in targets else targets[name] + statistic
+    for name in parts[0][1]:
+        statistics = [(weight / total, loss.statistic(f[name], None)) for weight, f in parts]
+        if loss.averaged:
+            targets[name] = sum(share * statistic for share, statistic in statistics)
+        else:
+            targets[name] = pool_samples(statistics)
     return targets
+
+
+def pool_samples(parts: Sequence[tuple[float, object]]):
+    """One set of samples (1, N, C) from several, each giving its share of the N (the sum of
+    theirs) rows: evenly spaced rows of its own, repeated where it has fewer. A style image's
+    chunks, weighted by their positions, give all their rows."""
+    import numpy as np
+    import tensorflow as tf
+
+    total = sum(int(samples.shape[1]) for _, samples in parts)
+    pooled = []
+    for share, samples in parts:
+        rows, count = int(samples.shape[1]), max(1, round(share * total))
+        pick = np.minimum((np.arange(count) + 0.5) * rows / count, rows - 1).astype(np.int64)
+        pooled.append(tf.gather(samples, pick, axis=1))
+    return tf.concat(pooled, axis=1)
 
 
 register(
@@ -131,5 +143,15 @@ register(
         "each layer's features as a Gaussian (mean, covariance), by the 2-Wasserstein distance",
         statistic=L.gaussian_moments,
         distance=L.relative_w2,
+    )
+)
+register(
+    StyleLoss(
+        "sliced",
+        "each layer's feature distribution along random directions, by the sliced Wasserstein "
+        "distance (Heitz et al. 2021)",
+        statistic=L.feature_samples,
+        distance=L.sliced_wasserstein,
+        averaged=False,  # its projections peaked no higher than the Gram loss's: MEMORY_FIT.md
     )
 )

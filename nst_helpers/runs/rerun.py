@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nst_helpers.errors import NSTError
 from nst_helpers.files.decoding import file_sha256
-from nst_helpers.runs.settings import Settings
+from nst_helpers.runs.settings import OLDER_NAMES, Settings
 
 
 def input_paths(recipe: dict, base_dir: str | os.PathLike | None = None) -> dict:
@@ -168,7 +168,7 @@ def rerun_inputs(recipe: dict, png: str | os.PathLike, trust_paths: bool = False
 
 def _find_weights(recipe: dict, folder: Path, trust: bool, outside: list[str]):
     settings = recipe.get("settings") or {}
-    weights = settings.get("weights_file") or settings.get("weights")  # the older name too
+    weights = settings.get("weights_file") or settings.get("weights")  # (its older name)
     if not isinstance(weights, str) or weights == "imagenet":
         return weights
     candidates = [folder / Path(weights).name]
@@ -253,7 +253,7 @@ def settings_from_recipe(recipe: dict) -> Settings:
             "the recipe has no 'settings' section: read it with read_recipe or build it with "
             "make_recipe."
         )
-    known = {field.name for field in dataclasses.fields(Settings)} | {"weights"}  # older name
+    known = {field.name for field in dataclasses.fields(Settings)} | set(OLDER_NAMES)
     unknown = sorted(set(stored) - known)
     if unknown:
         library = recipe.get("library")

@@ -187,9 +187,10 @@ class Run:
         return self.status == "running"
 
     def stop(self, reason: str) -> None:
-        """Ends the run early for `reason` (one of `ENDINGS`); the first reason stays."""
-        if reason not in ENDINGS:
-            raise ValueError(f"a run stops for one of {ENDINGS}, not {reason!r}")
+        """Ends the run early for `reason` (one of `ENDINGS` but "finished", which only
+        `result` says); the first reason stays."""
+        if reason not in ENDINGS[1:]:
+            raise ValueError(f"a run stops early for one of {ENDINGS[1:]}, not {reason!r}")
         if self.running:
             self.status = reason
 
@@ -277,7 +278,7 @@ class Run:
         self.level_done += 1
         if values["total"] < self.best_loss:
             self.level_best = np.array(image_before())
-            self.best_loss, self.best_step, self.best_losses = values["total"], step, values
+            self.best_loss, self.best_step, self.best_losses = values["total"], step, dict(values)
         self._emit(values, current)
 
     def _emit(self, values: dict, current: Callable) -> None:

@@ -39,6 +39,7 @@ from nst_helpers.runs.vgg import (
 
 INITS = ("content", "noise")
 LOSS_NAMES = (*TERMS, "total")  # what every run reports, in this order
+OLDER_NAMES = {"weights": "weights_file"}  # settings renamed since 0.1.0, still accepted
 OPTIMIZERS = ("adam", "lbfgs")
 
 
@@ -94,9 +95,8 @@ class Settings:
         pyramid: Optimize the image as a pyramid of scales at 1, 1/2, 1/4 ... of its size
             (Kolkin et al. 2019) instead of as pixels: the broad layout settles in far fewer
             steps. With L-BFGS (the fast preset) or Adam.
-        style_loss: The name of a style loss in `nst_helpers.core.style_losses.STYLE_LOSSES`:
-            "gram" (the paper's: Gram matrices) or "wasserstein" (each layer's features as a
-            Gaussian, compared by the 2-Wasserstein distance).
+        style_loss: The name of a style loss in `nst_helpers.core.style_losses.STYLE_LOSSES`,
+            which says what each is; "gram" (the paper's: Gram matrices) by default.
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
             default, since on CPUs it makes the step slower (benchmarks/RESULTS.md).
         memory_limit: GiB the run may use (default: what the machine has available). When the
@@ -314,9 +314,7 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         """Returns a copy with some fields changed (and checked)."""
-        if "weights" in changes:  # the older name of weights_file
-            changes["weights_file"] = changes.pop("weights")
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **with_current_names(changes))
 
     def to_dict(self) -> dict:
         """The settings as plain JSON-friendly values."""
@@ -355,10 +353,7 @@ _generated_init = Settings.__init__
 @functools.wraps(_generated_init)
 def _checked_init(self, *args, **kwargs) -> None:
     # The dataclass's own __init__ raises a bare TypeError for a misspelled name; name the fix.
-    if "weights" in kwargs:  # the older name of weights_file
-        if "weights_file" in kwargs:
-            raise NSTError("give weights_file or its older name weights, not both.")
-        kwargs["weights_file"] = kwargs.pop("weights")
+    kwargs = with_current_names(kwargs)
     for name in kwargs:
         if name not in _FIELDS:
             close = difflib.get_close_matches(name, _FIELDS, n=1)
@@ -375,6 +370,21 @@ def _checked_init(self, *args, **kwargs) -> None:
 
 
 Settings.__init__ = _checked_init
+
+
+def with_current_names(values: dict) -> dict:
+    """`values` with each older setting name (`OLDER_NAMES`) given its current one.
+
+    Raises:
+        NSTError: Both a name and its older name are given.
+    """
+    values = dict(values)
+    for older, current in OLDER_NAMES.items():
+        if older in values:
+            if current in values:
+                raise NSTError(f"give {current} or its older name {older}, not both.")
+            values[current] = values.pop(older)
+    return values
 
 
 def as_settings(settings: object) -> Settings:

@@ -1,8 +1,8 @@
 """One tile's work, wherever it runs: the job, the library's loop refining it, and its outcome;
 and the style targets that every tile of a level shares.
 
-Each tile traces its own step: sharing one traced step among a level's tiles saved 3 % of a
-tiled level (benchmarks/archive/TILE_TRACE.md), too little for the machinery it took.
+Each tile traces its own step: sharing one traced step among a level's tiles saved too little
+for the machinery it took (benchmarks/archive/TILE_TRACE.md).
 
 A job carries pixels, not files, so it runs the same in-process (`tiled_run`) and on a Ray
 worker (`distributed`).
@@ -25,7 +25,7 @@ from nst_helpers.scale.tiles import Tile, chunk_edges
 @dataclass
 class TileJob:
     """One tile to refine: its unit index in the plan, its box, start and content pixels
-    ((h, w, 3) float32 in [0, 1]), the level's style targets ({layer: (1, C, C)}) and the
+    ((h, w, 3) float32 in [0, 1]), the level's style targets ({layer: statistic}) and the
     mask's tile ((h, w, 1) in [0, 1]; None: style everywhere)."""
 
     unit: int

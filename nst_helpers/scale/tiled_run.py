@@ -2,10 +2,10 @@
 tile from the upsampled canvas (the plan and the blending are `nst_helpers.scale.tiles`, one tile's
 work `nst_helpers.scale.tile_jobs`).
 
-Every tile of a level aims at the same style: the style image's Gram matrices are computed once
-per level, from the style image at that level's size (so brush strokes keep their size relative
-to the whole picture) but never enlarged beyond its own size, in chunks that fit memory, each
-weighted by its share of the positions.
+Every tile of a level aims at the same style: the style image's statistics (the style loss's:
+`core.style_losses`) are computed once per level, from the style image at that level's size (so
+brush strokes keep their size relative to the whole picture) but never enlarged beyond its own
+size, in chunks that fit memory, each weighted by its share of the positions.
 The content target of a tile is the content image's matching tile; with a mask, the tile's style
 counts only inside the mask's matching tile and the photo stays where that is black. The tiles
 of a level start from the same upsampled canvas and do not depend on each other, so they may run

@@ -54,7 +54,9 @@ def test_content_scores_zero_content_and_the_style_image_scores_zero_style():
     painting = style.resize(content.size, Image.Resampling.LANCZOS)
     scores = rater.score(painting, content, style)
     assert scores.style == pytest.approx(0.0, abs=1e-6)
-    assert scores.style_w2 == pytest.approx(0.0, abs=1e-5)
+    # a square root of float32 rounding (W2^2 is a difference of traces of ~1e-9 relative
+    # error): 3.4e-5 with TF 2.21 on one CPU
+    assert scores.style_w2 == pytest.approx(0.0, abs=1e-4)
     # Arrays in [0, 1] score the same as the PIL image they make.
     array = np.asarray(content, np.float32) / 255.0
     assert rater.score(array, content, style) == photo

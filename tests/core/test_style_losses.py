@@ -67,21 +67,28 @@ def test_style_targets_mix_styles_and_chunks_by_their_weights():
                                losses.gaussian_moments(whole), rtol=1e-5)  # fmt: skip
 
 
-def test_a_statistic_that_is_no_average_refuses_a_mix():
-    register(StyleLoss("sorted_for_test", "not an average", lambda f, m: f,
-                       losses.relative_squared_error, averaged=False))  # fmt: skip
-    try:
-        assert "x" in style_targets("sorted_for_test", [(1.0, {"x": features(7)})])
-        with pytest.raises(NSTError, match="can't mix several style images or image chunks"):
-            style_targets("sorted_for_test", [(1.0, {"x": features(7)}), (1.0, {"x": features(8)})])
-    finally:
-        del STYLE_LOSSES["sorted_for_test"]
+def test_sets_of_samples_pool_their_rows_by_their_weights():
+    whole = features(9, (1, 8, 5, 4))
+    halves = [(0.5, {"x": whole[:, :4]}), (0.5, {"x": whole[:, 4:]})]
+    pooled = style_targets("sliced", halves)["x"]  # the chunks of one image: every row once
+    np.testing.assert_array_equal(np.sort(pooled[0], axis=0),
+                                  np.sort(losses.feature_samples(whole)[0], axis=0))  # fmt: skip
+    a, b = features(10, (1, 4, 4, 4)), features(11, (1, 4, 4, 4))
+    mixed = style_targets("sliced", [(3.0, {"x": a}), (1.0, {"x": b})])["x"]
+    assert mixed.shape == (1, 32, 4)  # 24 rows of a's 16 (some twice), 8 of b's
+    rows = {tuple(row) for row in np.asarray(mixed[0])}
+    assert rows <= {tuple(r) for r in np.asarray(losses.feature_samples(a)[0])} | {
+        tuple(r) for r in np.asarray(losses.feature_samples(b)[0])
+    }
+    from_b = sum(tuple(r) in {tuple(x) for x in np.asarray(losses.feature_samples(b)[0])}
+                 for r in np.asarray(mixed[0]))  # fmt: skip
+    assert from_b == 8
 
 
 def test_an_unknown_name_lists_the_registry():
     with pytest.raises(NSTError, match=r"unknown style_loss 'w2': choose one of gram, wasserstein"):
         style_loss_named("w2")
-    with pytest.raises(NSTError, match="choose one of gram, wasserstein"):
+    with pytest.raises(NSTError, match="choose one of gram, wasserstein, sliced"):
         Settings(weights=None, style_loss="w2")
 
 
@@ -96,7 +103,7 @@ def test_a_toy_style_loss_reaches_the_settings_and_the_help(toy, capsys):
     from nst_helpers.cli.command import main
 
     assert Settings(weights=None, style_loss="moments").style_loss == "moments"
-    with pytest.raises(NSTError, match="choose one of gram, wasserstein, moments"):
+    with pytest.raises(NSTError, match="choose one of gram, wasserstein, sliced, moments"):
         Settings(weights=None, style_loss="moment")
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -142,7 +142,9 @@ def test_wasserstein_differs_from_gram_where_the_mean_differs():
 
 def test_style_loss_setting_names_the_choices():
     assert Settings(weights=None, style_loss="wasserstein").style_loss == "wasserstein"
-    with pytest.raises(NSTError, match=r"unknown style_loss 'w2': choose one of gram, wasserstein"):
+    with pytest.raises(
+        NSTError, match=r"unknown style_loss 'w2': choose one of gram, wasserstein,"
+    ):
         Settings(weights=None, style_loss="w2")
 
 
