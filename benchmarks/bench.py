@@ -294,7 +294,8 @@ def _side_by_side(images: dict, setting_name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Controls: a sweep as one batch vs separate runs; the moving average of the iterates
+# 3. Controls: a sweep vs separate runs (a sweep was one batch until 0.2.0, a loop of runs sharing
+# the network since); the moving average of the iterates
 # ---------------------------------------------------------------------------------------------
 def controls(weights: str, size: int = 256, steps: int = 60) -> dict:
     """The `controls` part of results.json."""

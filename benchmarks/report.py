@@ -353,7 +353,7 @@ def _controls_section(part: dict) -> list[str]:
             f"{sweep['separate_seconds']:.1f} s",
         ],
         [
-            "the same as one batch (--sweep)",
+            "the same through nst.sweep (one batch until 0.2.0)",
             f"{sweep['batch_seconds']:.1f} s ({speed:.2f}x the speed of separate runs)",
         ],
     ]
