@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from nst_helpers import machine
-from nst_helpers.checks import check_count
+from nst_helpers.checks import check_callbacks, check_count
 from nst_helpers.core.model import FeatureExtractor
 from nst_helpers.core.objective import check_level_sizes
 from nst_helpers.core.optimize import matching_extractor, optimize_levels
@@ -187,6 +187,9 @@ def stylize(
         settings = settings.replace(**changes)
     if workers is not None:  # a bad --workers fails now, not after a tiled run's base level
         check_count(workers, "workers")
+    callbacks = check_callbacks(callbacks)
+    if plan is not None and not isinstance(plan, RunPlan):
+        raise NSTError(f"plan must be a RunPlan from plan_run(...), got {type(plan).__name__}.")
     if plan is None or plan.settings != settings:
         plan = plan_run(content, style, settings, mask=mask)
     started = time.perf_counter()

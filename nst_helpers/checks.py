@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -101,3 +102,32 @@ def check_numbers(value: object, name: str, each: str | None = None) -> tuple[fl
     for number in numbers:
         check_weight(number, each or f"each of {name}")
     return tuple(float(number) for number in numbers)
+
+
+def check_path(value: object, name: str) -> os.PathLike | str:
+    """`value` if it is a file path (a str or an os.PathLike), else an NSTError naming the fix.
+
+    Example:
+        >>> check_path("out.png", "output")
+        'out.png'
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise NSTError(
+            f"{name} must be a file path (a str or a pathlib.Path), got {type(value).__name__}: "
+            f"pass e.g. {name}='out.png'."
+        )
+    return value
+
+
+def check_callbacks(callbacks: object) -> list:
+    """`callbacks` as a list of callables (each called with an Event), else an NSTError."""
+    try:
+        found = list(callbacks)
+    except TypeError:
+        found = None
+    if found is None or not all(callable(c) for c in found):
+        raise NSTError(
+            f"callbacks must be a list of functions (each called with an Event), got "
+            f"{callbacks!r}: pass e.g. callbacks=[print]."
+        )
+    return found

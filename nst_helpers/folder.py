@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst_helpers.checks import check_callbacks, check_path
 from nst_helpers.errors import NSTError
 from nst_helpers.files import images as imgs
 from nst_helpers.files.outputs import resolved_path
-from nst_helpers.runs.settings import Settings
+from nst_helpers.runs.settings import Settings, as_settings
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -152,7 +153,10 @@ def stylize_folder(
     from nst_helpers.runs.recipe import make_recipe
 
     started = time.perf_counter()
-    settings = settings or Settings()
+    settings = as_settings(settings)
+    check_path(folder, "folder")
+    check_path(output_dir, "output_dir")
+    callbacks = check_callbacks(callbacks)
     report = report or (lambda line: print(line, file=sys.stderr))
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     style_imgs = [imgs.load_image(path) for path in styles]  # a bad style stops the batch

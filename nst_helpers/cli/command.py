@@ -150,7 +150,7 @@ def _stylize_and_save(args, run_plan, output: Path, term, recipe=None) -> int:
     from nst_helpers.show.display import ProgressBar
 
     if not args.quiet:  # the memory estimate, or the tile plan when the whole image won't fit
-        term.note(run_plan.describe(), prefix="")
+        term.note(run_plan.describe(), prefix="", newlines=True)
     callbacks = [_snapshot_saver(output, args.save_every, term)] if args.save_every else []
     recorder = None
     if args.gif:

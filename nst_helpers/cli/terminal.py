@@ -103,18 +103,19 @@ class Terminal:
             kept = f"; {', '.join(map(str, self.written))} was written" if self.written else ""
             self.error(f"could not write to standard output ({err.strerror or err}){kept}.")
 
-    def note(self, text: str, prefix: str = "nst: ") -> None:
-        """One line of information on standard error."""
-        self._stderr(prefix + text)
+    def note(self, text: str, prefix: str = "nst: ", newlines: bool = False) -> None:
+        """Information on standard error: one line, or with `newlines` the lines of a text of
+        our own (a tile plan), its other control characters still escaped."""
+        self._stderr(prefix + text, newlines)
 
     def error(self, text: str) -> None:
         """The one line of an error, on standard error."""
         self._stderr("nst: error: " + text)
 
-    def _stderr(self, line: str) -> None:
+    def _stderr(self, line: str, newlines: bool = False) -> None:
         stream = sys.stderr
         with contextlib.suppress(OSError):  # nowhere left to say it
-            print(_encodable(printable(line), stream), file=stream, flush=True)
+            print(_encodable(printable(line, newlines), stream), file=stream, flush=True)
 
     def close_stdout(self) -> None:
         """Points standard output at /dev/null, so nothing more (not even the final flush at

@@ -67,6 +67,11 @@ def initial_image(content, settings: Settings):
 
 def matching_extractor(extractor: FeatureExtractor | None, settings: Settings) -> FeatureExtractor:
     """Builds the extractor the settings ask for, or checks that the one given matches them."""
+    if extractor is not None and not isinstance(extractor, FeatureExtractor):
+        raise NSTError(
+            f"extractor must be a FeatureExtractor from build_extractor(...), or None, got "
+            f"{type(extractor).__name__}."
+        )
     if extractor is None:
         return build_extractor(
             settings.arch,

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from nst_helpers.checks import check_size
+from nst_helpers.checks import check_path, check_size
 from nst_helpers.errors import NSTError
 from nst_helpers.files.decoding import (
     apply_orientation,
@@ -283,9 +283,9 @@ def save_image(img, path: str | os.PathLike, pnginfo: dict[str, str] | None = No
         The path written.
 
     Raises:
-        NSTError: Unknown suffix, or the folder cannot be created or written.
+        NSTError: Not a path, an unknown suffix, or the folder cannot be created or written.
     """
-    path = Path(path)
+    path = Path(check_path(path, "path"))
     fmt = output_format(path)
     if not isinstance(img, Image.Image):
         img = tensor_to_image(img)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from nst_helpers.checks import check_path
 from nst_helpers.errors import NSTError
 from nst_helpers.files.decoding import (
     check_decode_memory,
@@ -213,7 +214,7 @@ def read_recipe(path: str | os.PathLike) -> dict:
         read_recipe("out.png")["settings"]["steps"]
         # -> 300
     """
-    path = Path(path)
+    path = Path(check_path(path, "path"))
     check_image_file(path, "image")
     try:
         with open(path, "rb") as handle:

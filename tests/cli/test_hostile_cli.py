@@ -227,12 +227,31 @@ def test_refused_before_the_run_in_one_line(tmp_path, capsys, no_run, args, mess
         ("stylize(CONTENT, STYLE, settings='fast')", "pass Settings.preset('fast')"),
         ("stylize(CONTENT, STYLE, settings={'steps': 1})", "pass Settings(**that_dict)"),
         ("stylize(CONTENT, STYLE, stpes=1)", "did you mean 'steps'?"),
+        # issue 32, item 10: these raised TypeError or AttributeError
+        ("stylize(CONTENT, STYLE, plan='x')", "plan must be a RunPlan from plan_run(...), got str"),
+        ("stylize(CONTENT, STYLE, extractor='vgg16')", "extractor must be a FeatureExtractor"),
+        ("stylize(CONTENT, STYLE, callbacks=print)", "callbacks must be a list of functions"),
+        ("stylize(CONTENT, STYLE, callbacks=[1])", "callbacks must be a list of functions"),
+        ("stylize_folder(None, STYLE, 'out')", "folder must be a file path (a str or a pathlib"),
+        ("stylize_folder(ROOT, STYLE, 42)", "output_dir must be a file path"),
+        ("stylize_folder(ROOT, STYLE, 'o', settings='fast')", "pass Settings.preset('fast')"),
+        ("read_recipe(None)", "path must be a file path (a str or a pathlib.Path), got NoneType"),
+        ("save_image(Image.new('RGB', (4, 4)), 42)", "path must be a file path"),
     ],
 )
 def test_api_errors_name_the_fix(call, message):
-    from nst_helpers import Settings, load_image, stylize
+    from nst_helpers import (
+        Settings,
+        load_image,
+        read_recipe,
+        save_image,
+        stylize,
+        stylize_folder,
+    )
 
-    names = {"Settings": Settings, "load_image": load_image, "stylize": stylize}
+    names = {"Settings": Settings, "load_image": load_image, "stylize": stylize,
+             "stylize_folder": stylize_folder, "read_recipe": read_recipe,
+             "save_image": save_image, "Image": Image, "ROOT": ROOT}  # fmt: skip
     with pytest.raises(NSTError) as caught:
         eval(call, {**names, "CONTENT": CONTENT, "STYLE": STYLE})
     assert message in str(caught.value)

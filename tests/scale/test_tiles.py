@@ -312,6 +312,7 @@ def test_cli_prints_the_tile_plan_and_the_recipe_records_it(tmp_path, capsys):
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "tiled run: 96x72 px does not fit" in err and "6 tiles of 48 px, 12 steps" in err
+    assert "fine:\n  level 0: " in err and "\\x0a" not in err  # the plan's lines, not escapes
     recipe = read_recipe(output)
     assert recipe["options"]["tile_plan"]["levels"][-1] == {
         "max_dim": 96,
