@@ -99,15 +99,11 @@ class Settings:
             which says what each is; "gram" (the paper's: Gram matrices) by default.
         jit_compile: Compile each step with XLA (`tf.function(jit_compile=True)`). Off by
             default, since on CPUs it makes the step slower (benchmarks/RESULTS.md).
-        memory_limit: GiB the run may use (default: what the machine has available). When the
-            whole image at `max_dim` would need more, the run is tiled (`nst_helpers.scale.tiles`):
-            the whole image at the largest size that fits, then refined in tiles at each
-            doubling up to `max_dim`.
+        memory_limit: GiB the run may use (default: what the machine has available); a run
+            that needs more goes coarse to fine in tiles (`nst_helpers.scale.tiles`).
         tile_size: Long side in pixels of the square tiles of a tiled run.
-        tile_overlap: Pixels shared by neighboring tiles, where they are blended (less than
-            half of `tile_size`).
-        tile_steps: Optimization steps of each tile (the whole image at the base size gets
-            `steps`).
+        tile_overlap: Pixels neighboring tiles share and blend (under half of `tile_size`).
+        tile_steps: Optimization steps of each tile (the base level gets `steps`).
     """
 
     arch: str = "vgg19"
